@@ -1,0 +1,77 @@
+"""Time one joint-sampling step's consistency work: blend + render + rendered noise.
+
+Prints, for N = 8 and N = 16 levels of (4, 128, 128) latents at zoom factor 2,
+the median time of ``consolidate_estimates`` (blend then render) plus one draw
+of rendered noise, and the N = 16 / N = 8 ratio measured in the same run
+(linear growth in N gives a ratio near 2).
+
+    python benchmarks/bench_core_step.py [--repeats 50] [--device cpu]
+"""
+
+import argparse
+import importlib.util
+import logging
+import pathlib
+import statistics
+import sys
+import time
+
+import torch
+
+log = logging.getLogger("powers_of_ten.benchmarks")
+
+
+def load_pack():
+    """Import the repository root as the package ``powers_of_ten``."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "powers_of_ten", root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["powers_of_ten"] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def median_ms(function, repeats, device):
+    times = []
+    for _ in range(repeats + 3):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        function()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times[3:])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    load_pack()
+    from powers_of_ten.blending import consolidate_estimates
+    from powers_of_ten.sampler import rendered_noise_sampler
+
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    log.info("torch %s, %d threads, device %s, dtype %s", torch.__version__, torch.get_num_threads(), device, dtype)
+    medians = {}
+    for levels in (8, 16):
+        estimates = torch.randn(levels, 4, 128, 128, device=device, dtype=dtype)
+        noise_sampler = rendered_noise_sampler(estimates, 2, generator=torch.Generator(device).manual_seed(0))
+
+        def step(estimates=estimates, noise_sampler=noise_sampler):
+            consolidate_estimates(estimates, 2)
+            noise_sampler(1.0, 0.5)
+
+        medians[levels] = median_ms(step, args.repeats, device)
+        log.info("N = %2d levels: blend + render + rendered noise, median %.2f ms per step", levels, medians[levels])
+    log.info("ratio N=16 / N=8: %.2f (linear growth: about 2)", medians[16] / medians[8])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""A k-diffusion style noise source that yields rendered noise (Π_noise, paper Algorithm 2)."""
+
+from collections.abc import Callable
+
+import torch
+
+from ..blending import check_stack, render_noise
+
+
+def rendered_noise_sampler(
+    x: torch.Tensor, zoom_factor: int, *, generator: torch.Generator | None = None
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Make a ``noise_sampler(sigma, sigma_next)`` whose every draw is ``Π_noise(E)`` for a fresh ``E``.
+
+    This is the signature k-diffusion's ancestral and SDE samplers (and ComfyUI's,
+    through their ``noise_sampler`` argument) call for the noise they inject, so
+    any of them injects noise that agrees across levels where they overlap while
+    each level's noise stays unit-variance and white.
+
+    Args:
+        x: the zoom stack being sampled; gives shape, device and dtype.
+        zoom_factor: zoom factor ``p`` between consecutive levels.
+        generator: random generator for ``E``; draws happen on its device and
+            are moved to ``x``'s. ``None`` uses the global generator of ``x``'s device.
+
+    Returns:
+        ``noise_sampler(sigma, sigma_next) -> Tensor`` of ``x``'s shape, device and
+        dtype. The sigmas are accepted for signature compatibility and unused.
+
+    Shape:
+        ``x``: ``(N, C, H, W)``; each draw: ``(N, C, H, W)``.
+    """
+    check_stack(x, zoom_factor, "x")
+    shape, device, dtype = x.shape, x.device, x.dtype
+    draw_device = generator.device if generator is not None else device
+
+    def noise_sampler(sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
+        return render_noise(noise.to(device), zoom_factor).to(dtype)
+
+    return noise_sampler

@@ -1,0 +1,91 @@
+"""Π_image and Π_noise (paper Algorithm 1): identity, composition, and noise statistics."""
+
+import pytest
+import torch
+
+from powers_of_ten.blending import box_downsample, child_window, nested_window, render_image, render_noise
+
+
+def paste_reference(stack, zoom_factor, gain):
+    """Algorithm 1 as written: start with L_i, paste D_{j-i}(L_j) for j = i+1 … N-1."""
+    levels, _, height, width = stack.shape
+    views = stack.clone()
+    for i in range(levels):
+        for j in range(i + 1, levels):
+            window = nested_window(height, width, zoom_factor, j - i)
+            patch = box_downsample(stack[j : j + 1], zoom_factor ** (j - i))[0]
+            views[i, :, window.rows, window.cols] = patch * gain ** (j - i)
+    return views
+
+
+@pytest.mark.parametrize("zoom_factor, size", [(2, (32, 48)), (4, (64, 64)), (8, (128, 64))])
+def test_finest_level_is_identity_and_outside_is_untouched(zoom_factor, size):
+    stack = torch.randn(3, 4, *size, generator=torch.Generator().manual_seed(0))
+    views = render_image(stack, zoom_factor)
+    assert torch.equal(views[-1], stack[-1])
+    window = child_window(*size, zoom_factor)
+    outside = torch.ones(size, dtype=torch.bool)
+    outside[window.rows, window.cols] = False
+    assert torch.equal(views[:-1][..., outside], stack[:-1][..., outside])
+
+
+@pytest.mark.parametrize("zoom_factor", [2, 4])
+def test_nested_pastes_compose(zoom_factor):
+    stack = torch.randn(5, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    views = render_image(stack, zoom_factor)
+    window = child_window(64, 64, zoom_factor)
+    for level in range(4):
+        shrunk = box_downsample(views[level + 1 : level + 2], zoom_factor)[0]
+        assert torch.equal(views[level, :, window.rows, window.cols], shrunk)
+
+
+@pytest.mark.parametrize("render, gain", [(render_image, 1), (render_noise, 2)])
+def test_matches_algorithm_one_where_every_footprint_is_whole(render, gain):
+    stack = torch.randn(5, 2, 64, 32, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    torch.testing.assert_close(render(stack, 2), paste_reference(stack, 2, gain), rtol=0, atol=1e-12)
+
+
+def test_rendering_is_idempotent_and_handles_sixteen_levels():
+    stack = torch.randn(16, 4, 64, 64, generator=torch.Generator().manual_seed(3))
+    views = render_image(stack, 2)
+    torch.testing.assert_close(render_image(views, 2), views, rtol=0, atol=1e-6)
+    # Level 15 covers 64 / 2^15 of a pixel of level 0: it only shifts that pixel's average.
+    assert torch.isfinite(views).all()
+
+
+def test_rendered_noise_is_unit_variance_and_white():
+    # 4000 draws: a per-pixel variance has standard error sqrt(2/4000) = 0.022 and a
+    # per-position correlation 1/sqrt(4000) = 0.016; bounds are 6 standard errors.
+    draws = 4000
+    noise = torch.randn(draws, 6, 1, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    rendered = torch.stack([render_noise(n, 2) for n in noise])
+    variance = rendered.pow(2).mean(dim=0)
+    assert (variance - 1).abs().max() < 0.134
+    assert abs(variance.mean().item() - 1) < 0.01
+    for shifted, base in (
+        (rendered[..., 1:, :], rendered[..., :-1, :]),
+        (rendered[..., :, 1:], rendered[..., :, :-1]),
+    ):
+        correlation = (shifted * base).mean(dim=0)
+        assert correlation.abs().max() < 0.1
+        assert abs(correlation.mean().item()) < 0.005
+
+
+def test_rendered_noise_agrees_across_levels():
+    noise = torch.randn(4, 4, 32, 32, generator=torch.Generator().manual_seed(5))
+    rendered = render_noise(noise, 4)
+    window = child_window(32, 32, 4)
+    for level in range(3):
+        patch = box_downsample(rendered[level + 1 : level + 2], 4)[0] * 4
+        torch.testing.assert_close(rendered[level, :, window.rows, window.cols], patch)
+    assert torch.equal(rendered[-1], noise[-1])
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float16, 2e-3), (torch.bfloat16, 1.6e-2), (torch.float64, 1e-6)])
+@pytest.mark.parametrize("render", [render_image, render_noise])
+def test_dtype_is_kept_and_values_match_float32(render, dtype, tolerance):
+    stack = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(6)).clamp(-3, 3)
+    result = render(stack.to(dtype), 2)
+    assert result.dtype == dtype
+    reference = render(stack.to(dtype).float(), 2)
+    torch.testing.assert_close(result.float(), reference, rtol=tolerance, atol=tolerance * 4)
