@@ -1,0 +1,31 @@
+"""ComfyUI nodes: thin glue that converts ComfyUI formats and calls ``blending`` and ``sampler``.
+
+- :mod:`.types`: socket types (ZOOM, ZOOM_PLAN) and the objects they carry.
+- :mod:`.latent`: Empty Zoom Latent.
+- :mod:`.prompts`: Zoom Prompts, Zoom Level Override.
+- :mod:`.guider`: the joint multi-scale GUIDER (a ``CFGGuider`` subclass) and its node.
+- :mod:`.ksampler`: Zoom KSampler.
+- :mod:`.stack`: Blend/Render Zoom Stack and the side-by-side views.
+"""
+
+from comfy_api.latest import ComfyExtension, io
+
+from .guider import ZoomGuiderNode
+from .ksampler import ZoomKSampler
+from .latent import EmptyZoomLatent
+from .prompts import ZoomLevelOverride, ZoomPrompts
+from .stack import BlendZoomStack, RenderZoomStack, ZoomViews
+
+
+class PowersOfTenExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [
+            EmptyZoomLatent,
+            ZoomPrompts,
+            ZoomLevelOverride,
+            ZoomGuiderNode,
+            ZoomKSampler,
+            BlendZoomStack,
+            RenderZoomStack,
+            ZoomViews,
+        ]

@@ -1,0 +1,103 @@
+"""Zoom KSampler: core KSampler's job, done with the joint multi-scale guider."""
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import comfy.utils
+import latent_preview
+from comfy_api.latest import io
+
+from .guider import ZoomGuider
+from .types import ZoomPlanSocket
+
+
+class ZoomKSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_ZoomKSampler",
+            display_name="Zoom KSampler",
+            category="powers_of_ten",
+            description=(
+                "KSampler for zoom stacks: denoises all zoom levels together, each with its own prompt, so that "
+                "every level is a plausible image for its prompt and all levels agree where they overlap. "
+                "Default sampler: the paper's ancestral DDPM step (euler_ancestral)."
+            ),
+            inputs=[
+                io.Model.Input("model", tooltip="The model for every level the zoom plan does not override."),
+                ZoomPlanSocket.Input(
+                    "zoom_plan", tooltip="Per-level prompts from Zoom Prompts (and Zoom Level Override)."
+                ),
+                io.Latent.Input("latent_image", tooltip="The zoom latent from Empty Zoom Latent, one image per level."),
+                io.Int.Input(
+                    "seed",
+                    default=0,
+                    min=0,
+                    max=0xFFFFFFFFFFFFFFFF,
+                    control_after_generate=True,
+                    tooltip="Seed for the initial noise and the noise injected at each step.",
+                ),
+                io.Int.Input("steps", default=50, min=1, max=10000, tooltip="Denoising steps (the paper used 256)."),
+                io.Float.Input(
+                    "cfg",
+                    default=7.0,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    round=0.01,
+                    tooltip="Classifier-free guidance scale, applied to every level.",
+                ),
+                io.Combo.Input(
+                    "sampler_name",
+                    options=comfy.samplers.KSampler.SAMPLERS,
+                    default="euler_ancestral",
+                    tooltip="Ancestral and SDE samplers get noise that agrees across levels; others work too.",
+                ),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="normal"),
+                io.Float.Input(
+                    "denoise",
+                    default=1.0,
+                    min=0.0,
+                    max=1.0,
+                    step=0.01,
+                    tooltip="Fraction of the schedule to run; below 1 it refines the input latent.",
+                ),
+            ],
+            outputs=[io.Latent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def execute(
+        cls, model, zoom_plan, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise
+    ) -> io.NodeOutput:
+        samples = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+        if samples.ndim != 4 or samples.shape[0] != zoom_plan.zoom.levels:
+            raise ValueError(
+                f"Zoom KSampler: latent_image holds {samples.shape[0]} images but zoom_plan has "
+                f"{zoom_plan.zoom.levels} levels; use the latent from the same Empty Zoom Latent"
+            )
+        noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
+        sigmas = comfy.samplers.KSampler(
+            model,
+            steps=steps,
+            device=model.load_device,
+            sampler=sampler_name,
+            scheduler=scheduler,
+            denoise=denoise,
+            model_options=model.model_options,
+        ).sigmas
+        callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
+        guider = ZoomGuider(model, zoom_plan, cfg)
+        result = guider.sample(
+            noise,
+            samples,
+            comfy.samplers.sampler_object(sampler_name),
+            sigmas,
+            denoise_mask=latent_image.get("noise_mask"),
+            callback=callback,
+            disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
+            seed=seed,
+        )
+        output = latent_image.copy()
+        output["samples"] = result.to(comfy.model_management.intermediate_device())
+        return io.NodeOutput(output)

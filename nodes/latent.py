@@ -1,0 +1,102 @@
+"""Empty Zoom Latent: the zoom stack's shape, and the one source of its level count and zoom factor."""
+
+import comfy.model_management
+import torch
+from comfy_api.latest import io
+
+from .types import Zoom, ZoomSpec
+
+ZOOM_FACTORS = ["2", "4", "8"]
+
+
+def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int) -> str | None:
+    """Why this image size cannot hold a zoom stack, or None when it can.
+
+    Each level sits centred on whole latent pixels inside its parent, so the
+    latent width and height must be multiples of ``2 * zoom_factor``.
+    """
+    step = 2 * zoom_factor * downscale
+    for label, size in (("width", width), ("height", height)):
+        if size < step or size % step:
+            return (
+                f"Empty Zoom Latent: {label} {size} px is not a multiple of {step} px; with zoom factor "
+                f"{zoom_factor} the latent {label} ({size} px / {downscale}) must be a multiple of {2 * zoom_factor} "
+                f"so every level sits centred on whole latent pixels"
+            )
+    return None
+
+
+class EmptyZoomLatent(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_EmptyZoomLatent",
+            display_name="Empty Zoom Latent",
+            category="powers_of_ten",
+            description=(
+                "Starts a zoom: an empty latent whose batch holds the zoom levels, level 0 the widest view and "
+                "each next level the central 1/zoom_factor of the one before. Its ZOOM output tells the other "
+                "zoom nodes the number of levels and the zoom factor."
+            ),
+            inputs=[
+                io.Int.Input(
+                    "width", default=512, min=16, max=8192, step=16, tooltip="Width of every level, in pixels."
+                ),
+                io.Int.Input(
+                    "height", default=512, min=16, max=8192, step=16, tooltip="Height of every level, in pixels."
+                ),
+                io.Int.Input(
+                    "levels",
+                    default=6,
+                    min=2,
+                    max=64,
+                    tooltip="Number of zoom levels (one prompt per level). Each level zooms in by zoom_factor.",
+                ),
+                io.Combo.Input(
+                    "zoom_factor",
+                    options=ZOOM_FACTORS,
+                    default="2",
+                    tooltip="How much closer each level is than the one before (2 or 4 as in the paper).",
+                ),
+                io.Model.Input(
+                    "model",
+                    optional=True,
+                    tooltip="Optional: take the latent channel count from this model (16 for SD3/Flux, 4 for SD1.5).",
+                ),
+                io.Vae.Input(
+                    "vae",
+                    optional=True,
+                    tooltip="Optional: take the latent channel count and downscale factor from this VAE (else 8x).",
+                ),
+            ],
+            outputs=[
+                io.Latent.Output(display_name="latent", tooltip="One empty latent per level, as a batch."),
+                Zoom.Output(display_name="zoom", tooltip="Number of levels and zoom factor, for the other zoom nodes."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, width, height, zoom_factor) -> bool | str:
+        if zoom_factor not in ZOOM_FACTORS:
+            return f"Empty Zoom Latent: zoom_factor must be one of {', '.join(ZOOM_FACTORS)}; got {zoom_factor}"
+        # A connected VAE's downscale is unknown until execution; 8 is that of every image VAE ComfyUI loads.
+        return latent_size_error(width, height, int(zoom_factor), 8) or True
+
+    @classmethod
+    def execute(cls, width, height, levels, zoom_factor, model=None, vae=None) -> io.NodeOutput:
+        zoom_factor = int(zoom_factor)
+        downscale = vae.spacial_compression_encode() if vae is not None else 8
+        error = latent_size_error(width, height, zoom_factor, downscale)
+        if error:
+            raise ValueError(error)
+        if vae is not None:
+            channels = vae.latent_channels
+        elif model is not None:
+            channels = model.get_model_object("latent_format").latent_channels
+        else:
+            channels = 4
+        samples = torch.zeros(
+            [levels, channels, height // downscale, width // downscale],
+            device=comfy.model_management.intermediate_device(),
+        )
+        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, zoom_factor))

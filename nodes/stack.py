@@ -1,0 +1,120 @@
+"""Nodes that work on a finished zoom stack: blend, render, and lay the views out side by side."""
+
+import torch
+from comfy_api.latest import io
+
+from ..blending import blend, child_window, render_image
+from .types import ImageOrLatent, Zoom
+
+STACK_TOOLTIP = "A zoom stack: an IMAGE batch (e.g. from VAE Decode) or a LATENT, one entry per level."
+
+
+def apply_to_stack(function, stack, zoom, node: str):
+    """Run a blending function on an IMAGE batch or a LATENT, returning the same kind."""
+    if isinstance(stack, dict):
+        samples = stack["samples"]
+        zoom.check_count(samples.shape[0], node, "the latent")
+        output = stack.copy()
+        output["samples"] = function(samples, zoom.zoom_factor)
+        return output
+    zoom.check_count(stack.shape[0], node, "the image batch")
+    return function(stack.movedim(-1, 1), zoom.zoom_factor).movedim(1, -1).clamp(0, 1)
+
+
+def _stack_schema(node_id: str, display_name: str, description: str) -> io.Schema:
+    return io.Schema(
+        node_id=node_id,
+        display_name=display_name,
+        category="powers_of_ten",
+        description=description,
+        inputs=[
+            io.MultiType.Input("stack", types=[io.Image, io.Latent], tooltip=STACK_TOOLTIP),
+            Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+        ],
+        outputs=[ImageOrLatent.Output(display_name="stack", tooltip="The same kind of stack that came in.")],
+    )
+
+
+class BlendZoomStack(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return _stack_schema(
+            "P10_BlendZoomStack",
+            "Blend Zoom Stack",
+            "Makes the levels of a zoom stack agree where they overlap by multi-resolution (Laplacian) blending: "
+            "fine detail comes from each level itself, coarse structure is shared. Run it on the decoded images: "
+            "decoding each level separately leaves the overlaps slightly different, and this pixel-space pass "
+            "removes that. Follow it with Render Zoom Stack.",
+        )
+
+    @classmethod
+    def execute(cls, stack, zoom) -> io.NodeOutput:
+        return io.NodeOutput(apply_to_stack(blend, stack, zoom, "Blend Zoom Stack"))
+
+
+class RenderZoomStack(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return _stack_schema(
+            "P10_RenderZoomStack",
+            "Render Zoom Stack",
+            "Renders every level's view of a zoom stack: the level with all finer levels shrunk and pasted into "
+            "its centre, so each view shows the sharpest content available and consecutive views match exactly.",
+        )
+
+    @classmethod
+    def execute(cls, stack, zoom) -> io.NodeOutput:
+        return io.NodeOutput(apply_to_stack(render_image, stack, zoom, "Render Zoom Stack"))
+
+
+def lay_out_views(images: torch.Tensor, zoom_factor: int, gap: int, outline: bool) -> torch.Tensor:
+    """Views side by side, optionally with the next level's footprint outlined in red.
+
+    Shape:
+        ``(N, H, W, C)`` -> ``(1, H, N * W + (N - 1) * gap, C)``.
+    """
+    levels, height, width, channels = images.shape
+    canvas = images.new_ones(1, height, levels * width + (levels - 1) * gap, channels)
+    window = child_window(height, width, zoom_factor, name="Zoom Views: the image batch")
+    red = images.new_tensor([1.0, 0.0, 0.0] + [1.0] * (channels - 3))
+    for level in range(levels):
+        view = images[level].clone()
+        if outline and level + 1 < levels:
+            rows, cols = window.rows, window.cols
+            thickness = max(1, height // 256)
+            for edge in (
+                (slice(rows.start, rows.start + thickness), cols),
+                (slice(rows.stop - thickness, rows.stop), cols),
+                (rows, slice(cols.start, cols.start + thickness)),
+                (rows, slice(cols.stop - thickness, cols.stop)),
+            ):
+                view[edge] = red
+        left = level * (width + gap)
+        canvas[0, :, left : left + width] = view
+    return canvas
+
+
+class ZoomViews(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_ZoomViews",
+            display_name="Zoom Views Side by Side",
+            category="powers_of_ten",
+            description=(
+                "Lays a zoom stack's images out in one row, widest view first, for Preview Image or Save Image; "
+                "optionally outlines where the next level sits inside each view."
+            ),
+            inputs=[
+                io.Image.Input("images", tooltip="The zoom stack's images, e.g. from Render Zoom Stack."),
+                Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+                io.Int.Input("gap", default=8, min=0, max=256, tooltip="White space between views, in pixels."),
+                io.Boolean.Input("outline", default=True, tooltip="Outline the next level's footprint in red."),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(cls, images, zoom, gap, outline) -> io.NodeOutput:
+        zoom.check_count(images.shape[0], "Zoom Views", "the image batch")
+        return io.NodeOutput(lay_out_views(images, zoom.zoom_factor, gap, outline))

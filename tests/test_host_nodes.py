@@ -1,0 +1,267 @@
+"""The nodes in a real ComfyUI on the tiny SD1.5 checkpoint: registration, per-level prompts, overrides, errors."""
+
+import pytest
+import torch
+
+from powers_of_ten.blending import box_downsample, child_window
+
+NODE_IDS = {
+    "P10_EmptyZoomLatent",
+    "P10_ZoomPrompts",
+    "P10_ZoomLevelOverride",
+    "P10_ZoomGuider",
+    "P10_ZoomKSampler",
+    "P10_BlendZoomStack",
+    "P10_RenderZoomStack",
+    "P10_ZoomViews",
+}
+PROMPTS = "a spiral galaxy\na planet\na city\na street"
+
+
+def test_every_node_registers_without_import_errors(comfy):
+    assert set(comfy.pack_node_ids()) == NODE_IDS
+    assert comfy.custom_import_failures == []
+    assert "Traceback" not in comfy.pack_log()
+    for node_id in NODE_IDS:
+        schema = comfy.NODE_CLASS_MAPPINGS[node_id].GET_SCHEMA()
+        assert schema.description, f"{node_id} has no description"
+        assert schema.category == "powers_of_ten"
+
+
+class Pack:
+    """The pack's node classes and guider, as ComfyUI loaded them."""
+
+    def __init__(self, comfy):
+        nodes = comfy.pack_module().nodes
+        self.guider = nodes.guider
+        self.mappings = comfy.NODE_CLASS_MAPPINGS
+        self.core = comfy.nodes
+        self.model, self.clip, self.vae = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)
+
+    def run(self, node_id, **inputs):
+        return self.mappings[node_id].execute(**inputs).result
+
+    def zoom(self, levels=4, size=128):
+        return self.run("P10_EmptyZoomLatent", width=size, height=size, levels=levels, zoom_factor="2")
+
+    def plan(self, zoom, prompts=PROMPTS):
+        return self.run(
+            "P10_ZoomPrompts", clip=self.clip, zoom=zoom, prompts=prompts, prefix="", suffix="", negative="blurry"
+        )[0]
+
+
+@pytest.fixture(scope="module")
+def pack(comfy):
+    return Pack(comfy)
+
+
+def recording(model, calls):
+    """A clone of ``model`` whose UNet calls append ``(cond_or_uncond, input, output)`` to ``calls``."""
+
+    def wrapper(apply_model, args):
+        output = apply_model(args["input"], args["timestep"], **args["c"])
+        calls.append((list(args["cond_or_uncond"]), args["input"].clone(), output.clone()))
+        return output
+
+    clone = model.clone()
+    clone.set_model_unet_function_wrapper(wrapper)
+    return clone
+
+
+def sample(pack, model, plan, latent, steps=2, sampler="euler_ancestral", seed=3, zoom=True):
+    """Sample with the Zoom guider, or (``zoom=False``) with core's CFGGuider on level 0's prompt."""
+    import comfy.samplers
+
+    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(seed))
+    sigmas = comfy.samplers.KSampler(model, steps=steps, device="cpu", sampler=sampler, scheduler="normal").sigmas
+    if zoom:
+        guider = pack.guider.ZoomGuider(model, plan, 7.0)
+    else:
+        guider = comfy.samplers.CFGGuider(model)
+        guider.set_conds(plan.levels[0].positive, plan.levels[0].negative)
+        guider.set_cfg(7.0)
+    return guider.sample(noise, latent["samples"], comfy.samplers.sampler_object(sampler), sigmas, seed=seed)
+
+
+def centre_disagreement(stack):
+    """Largest difference between each level's centre and its finer neighbour, box-shrunk."""
+    window = child_window(stack.shape[-2], stack.shape[-1], 2)
+    return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], 2)).abs().max()
+
+
+def cond_rows(call, levels):
+    """The conditional half of a recorded UNet call (its rows are the levels, in order)."""
+    order, _, output = call
+    start = order.index(0) * levels
+    return output[start : start + levels]
+
+
+def test_a_levels_prompt_changes_that_levels_raw_estimate_first(pack):
+    latent, zoom = pack.zoom()
+    runs = []
+    for prompts in (PROMPTS, PROMPTS.replace("a street", "a red sports car")):
+        calls = []
+        result = sample(pack, recording(pack.model, calls), pack.plan(zoom, prompts), latent, steps=1)
+        runs.append((calls[0], result))
+    (first_call, first_result), (second_call, second_result) = runs
+    assert len(first_call[2]) == 8, "all 4 levels, conditional and unconditional, in one model call"
+    change = (cond_rows(first_call, 4) - cond_rows(second_call, 4)).flatten(1).abs().amax(dim=1)
+    assert change[3] > 1e-3
+    assert torch.all(change[:3] < 1e-6), change
+    # Blending and rendering then carry the change into the coarser levels' views.
+    assert (first_result[2] - second_result[2]).abs().max() > 1e-4
+
+
+def test_override_model_drives_only_its_levels(pack, comfy):
+    latent, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    lora_name = "tiny_sd15_lora.safetensors"
+    outputs = {}
+    for label, strength in (("lora", 1.0), ("plain", 0.0)):
+        base_calls, override_calls = [], []
+        base = recording(pack.model, base_calls)
+        override = pack.core.LoraLoader().load_lora(pack.model, pack.clip, lora_name, strength, 0.0)[0]
+        override = recording(override, override_calls)
+        overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=3, model=override)[0]
+        sample(pack, base, overridden, latent, steps=1)
+        assert [len(call[1]) for call in base_calls] == [4], "levels 0-1, conditional and unconditional"
+        assert [len(call[1]) for call in override_calls] == [4], "levels 2-3, conditional and unconditional"
+        outputs[label] = (cond_rows(base_calls[0], 2), cond_rows(override_calls[0], 2))
+    torch.testing.assert_close(outputs["lora"][0], outputs["plain"][0], rtol=0, atol=1e-6)
+    assert (outputs["lora"][1] - outputs["plain"][1]).abs().max() > 1e-3, "the LoRA's weights drove levels 2-3"
+
+
+def test_separately_loaded_identical_model_gives_the_same_stack(pack, comfy):
+    latent, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    other = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)[0]
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=2, model=other)[0]
+    reference = sample(pack, pack.model, plan, latent)
+    torch.testing.assert_close(sample(pack, pack.model, overridden, latent), reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("sampler", ["euler_ancestral", "dpmpp_2m_sde", "euler"])
+def test_samplers_ending_on_the_estimate_give_exactly_consistent_views(pack, sampler):
+    latent, zoom = pack.zoom()
+    stack = sample(pack, pack.model, pack.plan(zoom), latent, steps=3, sampler=sampler)
+    assert centre_disagreement(stack) < 1e-4
+    assert 0.1 < stack.std() < 10
+
+
+def test_multistep_sampler_leaves_only_a_small_residual(pack):
+    # UniPC stops at sigma 0.001 instead of returning the last (consistent) estimate,
+    # so a trace of the independent starting noise survives; Blend Zoom Stack removes it.
+    latent, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    joint = centre_disagreement(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc"))
+    independent = centre_disagreement(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc", zoom=False))
+    assert joint < 0.05 * independent
+
+
+def api(*nodes):
+    """An API prompt from ``(class_type, inputs)`` pairs numbered from "1"."""
+    return {str(i): {"class_type": kind, "inputs": inputs} for i, (kind, inputs) in enumerate(nodes, 1)}
+
+
+def zoom_graph(comfy, *, width=128, prompts=PROMPTS, clip=True, latent=None):
+    """Checkpoint, Empty Zoom Latent, Zoom Prompts, Zoom KSampler and a preview of its latents."""
+    prompt_inputs = {"zoom": ["2", 1], "prompts": prompts, "prefix": "", "suffix": "", "negative": "x"}
+    if clip:
+        prompt_inputs["clip"] = ["1", 1]
+    return api(
+        ("CheckpointLoaderSimple", {"ckpt_name": comfy.checkpoint_name}),
+        ("P10_EmptyZoomLatent", {"width": width, "height": 128, "levels": 4, "zoom_factor": "2"}),
+        ("P10_ZoomPrompts", prompt_inputs),
+        (
+            "P10_ZoomKSampler",
+            {
+                "model": ["1", 0],
+                "zoom_plan": ["3", 0],
+                "latent_image": latent or ["2", 0],
+                "seed": 0,
+                "steps": 1,
+                "cfg": 7.0,
+                "sampler_name": "euler_ancestral",
+                "scheduler": "normal",
+                "denoise": 1.0,
+            },
+        ),
+        ("VAEDecode", {"samples": ["4", 0], "vae": ["1", 2]}),
+        ("PreviewImage", {"images": ["5", 0]}),
+    )
+
+
+def validation_messages(result):
+    return " | ".join(
+        f"{error['message']}: {error['details']}" for node in result.node_errors.values() for error in node["errors"]
+    )
+
+
+def test_level_count_mismatch_names_both_numbers(comfy):
+    result = comfy.execute(zoom_graph(comfy, prompts="a\nb\n\nc\nd\ne"))
+    assert not result.success
+    assert result.execution_error["exception_type"].endswith("ValueError")
+    assert (
+        "Zoom Prompts: prompts (one per non-blank line) has 5 levels but the zoom has 4"
+        in (result.execution_error["exception_message"])
+    )
+
+
+def test_latent_too_small_fails_validation(comfy):
+    result = comfy.execute(zoom_graph(comfy, width=48))
+    assert result.validation_error is not None, "nothing may run"
+    assert "Empty Zoom Latent: width 48 px is not a multiple of 32 px" in validation_messages(result)
+
+
+def test_missing_clip_fails_validation(comfy):
+    result = comfy.execute(zoom_graph(comfy, clip=False))
+    assert result.validation_error is not None
+    assert "Required input is missing: clip" in validation_messages(result)
+
+
+def test_latent_batch_mismatch_names_both_numbers(comfy):
+    graph = zoom_graph(comfy, latent=["7", 0])
+    graph["7"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 128, "height": 128, "batch_size": 3}}
+    result = comfy.execute(graph)
+    assert (
+        "Zoom KSampler: latent_image holds 3 images but zoom_plan has 4 levels"
+        in (result.execution_error["exception_message"])
+    )
+
+
+def conditional_estimates_by_level(calls, noise):
+    """Each level's conditional UNet output from a first step, wherever its group put it.
+
+    At the first step every level's input is its own initial noise, scaled, so the
+    level of a row is the noise it is proportional to.
+    """
+    flat_noise = torch.nn.functional.normalize(noise.flatten(1), dim=1)
+    by_level = {}
+    for order, inputs, output in calls:
+        rows_per_chunk = len(inputs) // len(order)
+        for row in range(len(inputs)):
+            if order[row // rows_per_chunk] == 0:
+                direction = torch.nn.functional.normalize(inputs[row].flatten().float(), dim=0)
+                by_level[int((flat_noise @ direction).argmax())] = output[row]
+    return by_level
+
+
+def test_hook_lora_on_one_levels_conditioning_acts_on_that_level_only(pack):
+    import comfy_extras.nodes_hooks as hooks_nodes
+
+    latent, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    hooks = hooks_nodes.CreateHookLora().create_hook("tiny_sd15_lora.safetensors", 1.0, 0.0)[0]
+    hooked = hooks_nodes.SetModelHooksOnCond().attach_hook(plan.levels[2].positive, hooks)[0]
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=-1, positive=hooked)[0]
+    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
+    estimates = {}
+    for label, chosen in (("plain", plan), ("hooked", overridden)):
+        calls = []
+        sample(pack, recording(pack.model, calls), chosen, latent, steps=1)
+        estimates[label] = conditional_estimates_by_level(calls, noise)
+    assert sorted(estimates["plain"]) == sorted(estimates["hooked"]) == [0, 1, 2, 3]
+    change = [(estimates["plain"][i] - estimates["hooked"][i]).abs().max().item() for i in range(4)]
+    assert change[2] > 0.1
+    # The other levels now run as a batch of 3 rather than 4: float rounding only.
+    assert max(change[:2] + change[3:]) < 1e-4, change
