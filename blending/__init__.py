@@ -7,25 +7,39 @@ Where things live:
 - :mod:`.blend`: Laplacian multi-resolution blending (:func:`blend`), paper Fig. 5,
   and blend-then-render (:func:`consolidate_estimates`).
 - :mod:`.pyramid`: box downsampling and Laplacian pyramids.
+- :mod:`.frames`: continuous zoom frames between the levels (:func:`render_zoom_frames`,
+  streamed by :func:`iter_zoom_frames`).
+- :mod:`.timing`: the zoom position of each video frame (:func:`zoom_positions`).
+- :mod:`.codec`: consolidation of latents in pixel space through a decoder and encoder.
 """
 
 from .blend import blend, consolidate_estimates
+from .codec import consolidate_through_codec
+from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames
 from .geometry import MIN_FOOTPRINT, Window, check_stack, check_zoom_factor, child_window, nested_window
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import render_image, render_noise
+from .timing import DIRECTIONS, EASINGS, zoom_positions
 
 __all__ = [
+    "DIRECTIONS",
+    "EASINGS",
     "MIN_FOOTPRINT",
     "Window",
     "blend",
     "box_downsample",
     "build_laplacian_pyramid",
+    "check_frame_size",
     "check_stack",
     "check_zoom_factor",
     "child_window",
     "collapse_laplacian_pyramid",
     "consolidate_estimates",
+    "consolidate_through_codec",
+    "iter_zoom_frames",
     "nested_window",
     "render_image",
     "render_noise",
+    "render_zoom_frames",
+    "zoom_positions",
 ]

@@ -3,18 +3,22 @@
 - :mod:`.types`: socket types (ZOOM, ZOOM_PLAN) and the objects they carry.
 - :mod:`.latent`: Empty Zoom Latent.
 - :mod:`.prompts`: Zoom Prompts, Zoom Level Override.
+- :mod:`.grounding`: Zoom Photo Grounding.
 - :mod:`.guider`: the joint multi-scale GUIDER (a ``CFGGuider`` subclass) and its node.
 - :mod:`.ksampler`: Zoom KSampler.
 - :mod:`.stack`: Blend/Render Zoom Stack and the side-by-side views.
+- :mod:`.video`: Zoom Video Frames and Save Zoom Video.
 """
 
 from comfy_api.latest import ComfyExtension, io
 
+from .grounding import ZoomPhotoGrounding
 from .guider import ZoomGuiderNode
 from .ksampler import ZoomKSampler
 from .latent import EmptyZoomLatent
 from .prompts import ZoomLevelOverride, ZoomPrompts
 from .stack import BlendZoomStack, RenderZoomStack, ZoomViews
+from .video import SaveZoomVideo, ZoomVideoFrames
 
 
 class PowersOfTenExtension(ComfyExtension):
@@ -23,9 +27,12 @@ class PowersOfTenExtension(ComfyExtension):
             EmptyZoomLatent,
             ZoomPrompts,
             ZoomLevelOverride,
+            ZoomPhotoGrounding,
             ZoomGuiderNode,
             ZoomKSampler,
             BlendZoomStack,
             RenderZoomStack,
             ZoomViews,
+            ZoomVideoFrames,
+            SaveZoomVideo,
         ]

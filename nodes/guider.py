@@ -3,6 +3,7 @@
 import inspect
 import logging
 import time
+from dataclasses import replace
 
 import comfy.model_management
 import comfy.model_patcher
@@ -11,10 +12,10 @@ import node_helpers
 import torch
 from comfy_api.latest import io
 
-from ..blending import child_window, consolidate_estimates
-from ..sampler import rendered_noise_sampler
+from ..blending import child_window, consolidate_estimates, consolidate_through_codec
+from ..sampler import Grounding, check_grounding, ground_estimates, grounding_sigma, rendered_noise_sampler
 from .conditioning import group_levels
-from .types import ZoomPlan, ZoomPlanSocket
+from .types import GroundingSocket, PixelConsolidation, ZoomPlan, ZoomPlanSocket
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,26 @@ class ZoomGuider(comfy.samplers.CFGGuider):
     samplers inject noise that agrees across levels; deterministic samplers
     need nothing more. Works with any SAMPLER and SIGMAS through core
     SamplerCustomAdvanced.
+
+    With a :class:`~..sampler.Grounding`, the estimates take a few Adam steps
+    toward real photos before each blend (paper §4.4). With a
+    :class:`~.types.PixelConsolidation`, blending and rendering run on the
+    VAE-decoded images at the chosen steps, and only the change they make is
+    encoded back (method.md, "Latent models").
     """
 
-    def __init__(self, model_patcher, plan: ZoomPlan, cfg: float):
+    def __init__(
+        self,
+        model_patcher,
+        plan: ZoomPlan,
+        cfg: float,
+        grounding: Grounding | None = None,
+        pixel_space: PixelConsolidation | None = None,
+    ):
         super().__init__(model_patcher)
         self.plan = plan
+        self.grounding = grounding
+        self.pixel_space = pixel_space
         self.set_cfg(cfg)
         self.groups = group_levels(plan, model_patcher)
         for group in self.groups:
@@ -58,6 +74,11 @@ class ZoomGuider(comfy.samplers.CFGGuider):
                 f"but the zoom plan has {levels} levels; use the latent from the same Empty Zoom Latent"
             )
         child_window(noise.shape[2], noise.shape[3], zoom_factor, name="Zoom Guider: the latent")
+        if self.grounding is not None:
+            try:
+                check_grounding(self.grounding, noise.shape)
+            except ValueError as error:
+                raise ValueError(f"Zoom Photo Grounding: {error}") from error
         start = time.perf_counter()
         samples = super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
         log.info(
@@ -71,6 +92,14 @@ class ZoomGuider(comfy.samplers.CFGGuider):
 
     def inner_sample(self, noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed):
         sampler = with_rendered_noise(sampler, noise, self.plan.zoom.zoom_factor, seed)
+        self.schedule = sigmas
+        if self.grounding is not None:
+            photos = {
+                level: self.inner_model.process_latent_in(photo[None].to(device))[0]
+                for level, photo in self.grounding.photos.items()
+            }
+            self.model_space_grounding = replace(self.grounding, photos=photos)
+            self.ground_above = grounding_sigma(sigmas, self.grounding.fraction)
         return super().inner_sample(
             noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed
         )
@@ -86,7 +115,28 @@ class ZoomGuider(comfy.samplers.CFGGuider):
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
         estimates = self.estimate_levels(x, timestep, model_options or {}, seed)
-        return consolidate_estimates(estimates, self.plan.zoom.zoom_factor)
+        zoom_factor, sigma = self.plan.zoom.zoom_factor, float(timestep.max())
+        if self.grounding is not None and sigma > self.ground_above:
+            estimates = ground_estimates(estimates, zoom_factor, self.model_space_grounding)
+        step = int((self.schedule >= sigma).sum()) - 1
+        if self.pixel_space is not None and self.pixel_space.applies(step, sigma):
+            return self.consolidate_in_pixels(estimates)
+        return consolidate_estimates(estimates, zoom_factor)
+
+    def consolidate_in_pixels(self, estimates):
+        """Blend and render the decoded estimates; encode back only the change (method.md, "Latent models")."""
+        vae, model = self.pixel_space.vae, self.inner_model
+
+        def decode(latents):
+            return vae.decode(model.process_latent_out(latents)).movedim(-1, 1)
+
+        def encode(images):
+            return model.process_latent_in(vae.encode(images.movedim(1, -1)).to(estimates.device))
+
+        consolidated = consolidate_through_codec(estimates, self.plan.zoom.zoom_factor, decode, encode)
+        # Loading the VAE may have pushed the diffusion model out of VRAM.
+        comfy.model_management.load_models_gpu([self.model_patcher])
+        return consolidated
 
     def estimate_levels(self, x, timestep, model_options, seed):
         """Every level's own CFG estimate, before blending: ``(N, C, H, W)`` denoised latents."""
@@ -171,6 +221,64 @@ def takes_noise_sampler(function) -> bool:
     return "noise_sampler" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
+def model_and_plan_inputs() -> list:
+    """The MODEL and zoom plan inputs that Zoom Guider and Zoom KSampler share."""
+    return [
+        io.Model.Input("model", tooltip="The model for every level the zoom plan does not override."),
+        ZoomPlanSocket.Input("zoom_plan", tooltip="Per-level prompts from Zoom Prompts (and Zoom Level Override)."),
+    ]
+
+
+def cfg_input() -> io.Float.Input:
+    return io.Float.Input(
+        "cfg",
+        default=7.0,
+        min=0.0,
+        max=100.0,
+        step=0.1,
+        round=0.01,
+        tooltip="Classifier-free guidance scale, applied to every level.",
+    )
+
+
+def consolidation_inputs() -> list:
+    """The photo-grounding and pixel-space inputs that Zoom Guider and Zoom KSampler share."""
+    return [
+        GroundingSocket.Input(
+            "grounding", optional=True, tooltip="Photos that anchor some levels, from Zoom Photo Grounding."
+        ),
+        io.Vae.Input(
+            "vae",
+            optional=True,
+            tooltip="Optional: blend and render each step's estimates as decoded images instead of latents. "
+            "More faithful for latent models, at the cost of a decode and encode per step (TAESD is cheap).",
+        ),
+        io.Int.Input(
+            "pixel_every",
+            default=1,
+            min=1,
+            max=1000,
+            optional=True,
+            tooltip="With a VAE: work in pixel space on every n-th step only (latent space in between).",
+        ),
+        io.Float.Input(
+            "pixel_max_sigma",
+            default=0.0,
+            min=0.0,
+            max=1000.0,
+            step=0.01,
+            optional=True,
+            tooltip="With a VAE: work in pixel space only at noise levels up to this sigma; 0: at all levels.",
+        ),
+    ]
+
+
+def make_zoom_guider(model, zoom_plan, cfg, grounding=None, vae=None, pixel_every=1, pixel_max_sigma=0.0):
+    """The guider the nodes build from their inputs."""
+    pixel_space = PixelConsolidation(vae, pixel_every, pixel_max_sigma) if vae is not None else None
+    return ZoomGuider(model, zoom_plan, cfg, grounding=grounding, pixel_space=pixel_space)
+
+
 class ZoomGuiderNode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -185,23 +293,13 @@ class ZoomGuiderNode(io.ComfyNode):
                 "levels. Works with any sampler, scheduler and noise."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The model for every level the zoom plan does not override."),
-                ZoomPlanSocket.Input(
-                    "zoom_plan", tooltip="Per-level prompts from Zoom Prompts (and Zoom Level Override)."
-                ),
-                io.Float.Input(
-                    "cfg",
-                    default=7.0,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    round=0.01,
-                    tooltip="Classifier-free guidance scale, applied to every level.",
-                ),
+                *model_and_plan_inputs(),
+                cfg_input(),
+                *consolidation_inputs(),
             ],
             outputs=[io.Guider.Output()],
         )
 
     @classmethod
-    def execute(cls, model, zoom_plan, cfg) -> io.NodeOutput:
-        return io.NodeOutput(ZoomGuider(model, zoom_plan, cfg))
+    def execute(cls, model, zoom_plan, cfg, **consolidation) -> io.NodeOutput:
+        return io.NodeOutput(make_zoom_guider(model, zoom_plan, cfg, **consolidation))

@@ -7,8 +7,7 @@ import comfy.utils
 import latent_preview
 from comfy_api.latest import io
 
-from .guider import ZoomGuider
-from .types import ZoomPlanSocket
+from .guider import cfg_input, consolidation_inputs, make_zoom_guider, model_and_plan_inputs
 
 
 class ZoomKSampler(io.ComfyNode):
@@ -24,10 +23,7 @@ class ZoomKSampler(io.ComfyNode):
                 "Default sampler: the paper's ancestral DDPM step (euler_ancestral)."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The model for every level the zoom plan does not override."),
-                ZoomPlanSocket.Input(
-                    "zoom_plan", tooltip="Per-level prompts from Zoom Prompts (and Zoom Level Override)."
-                ),
+                *model_and_plan_inputs(),
                 io.Latent.Input("latent_image", tooltip="The zoom latent from Empty Zoom Latent, one image per level."),
                 io.Int.Input(
                     "seed",
@@ -38,15 +34,7 @@ class ZoomKSampler(io.ComfyNode):
                     tooltip="Seed for the initial noise and the noise injected at each step.",
                 ),
                 io.Int.Input("steps", default=50, min=1, max=10000, tooltip="Denoising steps (the paper used 256)."),
-                io.Float.Input(
-                    "cfg",
-                    default=7.0,
-                    min=0.0,
-                    max=100.0,
-                    step=0.1,
-                    round=0.01,
-                    tooltip="Classifier-free guidance scale, applied to every level.",
-                ),
+                cfg_input(),
                 io.Combo.Input(
                     "sampler_name",
                     options=comfy.samplers.KSampler.SAMPLERS,
@@ -62,13 +50,14 @@ class ZoomKSampler(io.ComfyNode):
                     step=0.01,
                     tooltip="Fraction of the schedule to run; below 1 it refines the input latent.",
                 ),
+                *consolidation_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
         )
 
     @classmethod
     def execute(
-        cls, model, zoom_plan, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise
+        cls, model, zoom_plan, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise, **consolidation
     ) -> io.NodeOutput:
         samples = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         if samples.ndim != 4 or samples.shape[0] != zoom_plan.zoom.levels:
@@ -87,7 +76,7 @@ class ZoomKSampler(io.ComfyNode):
             model_options=model.model_options,
         ).sigmas
         callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
-        guider = ZoomGuider(model, zoom_plan, cfg)
+        guider = make_zoom_guider(model, zoom_plan, cfg, **consolidation)
         result = guider.sample(
             noise,
             samples,

@@ -7,6 +7,7 @@ from comfy_api.latest import io
 from .types import Zoom, ZoomSpec
 
 ZOOM_FACTORS = ["2", "4", "8"]
+MAX_SIZE = 8192
 
 
 def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int) -> str | None:
@@ -17,6 +18,9 @@ def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int)
     """
     step = 2 * zoom_factor * downscale
     for label, size in (("width", width), ("height", height)):
+        # validate_inputs takes over ComfyUI's own min/max check for these inputs.
+        if size > MAX_SIZE:
+            return f"Empty Zoom Latent: {label} {size} px is above the maximum of {MAX_SIZE} px"
         if size < step or size % step:
             return (
                 f"Empty Zoom Latent: {label} {size} px is not a multiple of {step} px; with zoom factor "

@@ -46,11 +46,32 @@ class ZoomPlan:
         return ZoomPlan(self.zoom, levels)
 
 
+@dataclass(frozen=True)
+class PixelConsolidation:
+    """When to blend and render through the VAE in pixel space instead of in latent space.
+
+    Attributes:
+        vae: the VAE that decodes and encodes the model's latents.
+        every: consolidate in pixel space on every ``every``-th step (1: every step).
+        max_sigma: only at sigmas at or below this; 0 means at any sigma.
+    """
+
+    vae: object
+    every: int = 1
+    max_sigma: float = 0.0
+
+    def applies(self, step: int, sigma: float) -> bool:
+        return step % self.every == 0 and (self.max_sigma <= 0 or sigma <= self.max_sigma)
+
+
 Zoom = io.Custom("P10_ZOOM")
 """Socket carrying a :class:`ZoomSpec`."""
 
 ZoomPlanSocket = io.Custom("P10_ZOOM_PLAN")
 """Socket carrying a :class:`ZoomPlan`."""
+
+GroundingSocket = io.Custom("P10_GROUNDING")
+"""Socket carrying a :class:`~..sampler.Grounding` whose photos are VAE latents (not model-scaled)."""
 
 ImageOrLatent = io.Custom("IMAGE,LATENT")
 """Output socket of nodes that return what they were given: an IMAGE batch or a LATENT."""

@@ -1,11 +1,12 @@
 """Joint multi-scale sampling of a zoom stack (paper Algorithm 2), in k-diffusion sigma space."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
 from ..blending import check_stack, consolidate_estimates
+from .grounding import Grounding, check_grounding, ground_estimates, grounding_sigma
 from .noise import rendered_noise_sampler
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -65,6 +66,7 @@ def sample_zoom_stack(
     *,
     generator: torch.Generator | None = None,
     callback: Callable[[dict], None] | None = None,
+    grounding: Grounding | Mapping[int, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Sample a zoom stack jointly across levels.
 
@@ -89,23 +91,36 @@ def sample_zoom_stack(
             :func:`~.noise.rendered_noise_sampler`); fix it to reproduce a run.
         callback: called after each step's consolidation with k-diffusion's
             dict ``{"x", "i", "sigma", "sigma_hat", "denoised"}``.
+        grounding: photos that constrain some levels (paper §4.4): a
+            :class:`~.grounding.Grounding`, or a mapping level -> ``(C, H, W)``
+            image of that level's field of view with the default settings.
+            During the first ``fraction`` of the schedule, the estimates take
+            a few Adam steps toward the photos before each blend.
 
     Returns:
         The final stack ``(N, C, H, W)``: the rendered estimate of the last
         step, so its views already agree where they overlap.
 
     Raises:
-        ValueError: bad ``noise``, ``sigmas`` or ``zoom_factor``; a ``denoise``
-            result of the wrong shape or with NaN/inf (naming level and step).
+        ValueError: bad ``noise``, ``sigmas``, ``zoom_factor`` or ``grounding``;
+            a ``denoise`` result of the wrong shape or with NaN/inf (naming
+            level and step).
     """
     check_stack(noise, zoom_factor, "noise")
     check_sigmas(sigmas)
+    if grounding is not None and not isinstance(grounding, Grounding):
+        grounding = Grounding(photos=dict(grounding))
+    if grounding is not None:
+        check_grounding(grounding, noise.shape)
+        ground_above = grounding_sigma(sigmas, grounding.fraction)
     noise_sampler = rendered_noise_sampler(noise, zoom_factor, generator=generator)
     x = noise * sigmas[0]
     for step in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[step], sigmas[step + 1]
         estimates = denoise(x, sigma)
         check_estimates(estimates, x, step, float(sigma))
+        if grounding is not None and float(sigma) > ground_above:
+            estimates = ground_estimates(estimates, zoom_factor, grounding)
         denoised = consolidate_estimates(estimates, zoom_factor)
         if callback is not None:
             callback({"x": x, "i": step, "sigma": sigma, "sigma_hat": sigma, "denoised": denoised})

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the example workflows from one description each: UI format, API format and a thumbnail.
+"""Write the example workflows from one description each, in UI and API format.
 
     python scripts/build_example_workflows.py [--comfyui PATH]
 
@@ -8,8 +8,11 @@ read every node's real input and output sockets, then writes
 
 - ``example_workflows/<name>.json``: UI format, what ComfyUI's template browser
   and drag-and-drop load;
-- ``example_workflows/api/<name>.json``: API format, for ``/prompt`` and scripts;
-- ``example_workflows/<name>.jpg``: a diagram of the graph, the template thumbnail.
+- ``example_workflows/api/<name>.json``: API format, for ``/prompt`` and scripts.
+
+The ``.jpg`` thumbnails beside them are screenshots of each graph in ComfyUI's
+real frontend, taken by ``P10_UPDATE_THUMBNAILS=1 python -m pytest
+tests/test_host_frontend.py``; run that after changing a workflow.
 
 Widget values, links and node order come from the descriptions below, so the
 two formats always describe the same graph (a host test checks that too).
@@ -52,7 +55,7 @@ class Node:
     title: str | None = None
 
 
-def zoom_front(model_node: int = 1, clip_node: int = 1) -> list[Node]:
+def zoom_front(prompts: str = ZOOM_PROMPTS, clip_node: int = 1) -> list[Node]:
     """Checkpoint, Empty Zoom Latent and Zoom Prompts: the start every example shares."""
     return [
         Node(1, "CheckpointLoaderSimple", (0, 0), {"ckpt_name": CHECKPOINT}),
@@ -64,7 +67,7 @@ def zoom_front(model_node: int = 1, clip_node: int = 1) -> list[Node]:
             {
                 "clip": (clip_node, 1),
                 "zoom": (2, 1),
-                "prompts": ZOOM_PROMPTS,
+                "prompts": prompts,
                 "prefix": "",
                 "suffix": ", highly detailed photograph",
                 "negative": NEGATIVE,
@@ -86,12 +89,13 @@ def zoom_back(samples: tuple[int, int], first_id: int, x: int) -> list[Node]:
     ]
 
 
-def ksampler(node_id: int, model: tuple[int, int], plan: tuple[int, int], pos: tuple[int, int]) -> Node:
+def ksampler(node_id: int, model: tuple[int, int], plan: tuple[int, int], pos: tuple[int, int], **extra) -> Node:
     return Node(
         node_id,
         "P10_ZoomKSampler",
         pos,
-        {
+        extra
+        | {
             "model": model,
             "zoom_plan": plan,
             "latent_image": (2, 0),
@@ -160,10 +164,107 @@ def per_level_lora() -> list[Node]:
     ]
 
 
+PHOTO_PROMPTS = (
+    "a child's crayon drawing of a smiling girl in a pink dress on a green hill under a blue sky\n"
+    "a child's drawing of a girl in a pink dress, close-up\n"
+    "pink dress drawn with crayon, close-up of the fabric\n"
+    "close-up of pink crayon strokes on white paper\n"
+    "macro photograph of paper fibres coated in pink crayon wax"
+)
+
+
+def photo_zoom() -> list[Node]:
+    """Level 0 anchored to a photo (ComfyUI's own example.png), the deeper levels invented from prompts."""
+    front = zoom_front(PHOTO_PROMPTS)
+    front[1].inputs["levels"] = 5
+    return [
+        *front,
+        Node(4, "LoadImage", (0, 520), {"image": "example.png"}),
+        Node(
+            5,
+            "ImageScale",
+            (380, 520),
+            {"image": (4, 0), "upscale_method": "lanczos", "width": 512, "height": 512, "crop": "center"},
+            title="Crop the photo to the zoom's size",
+        ),
+        Node(
+            6,
+            "P10_ZoomPhotoGrounding",
+            (760, 520),
+            {"level": 0, "image": (5, 0), "vae": (1, 2), "steps": 5, "strength": 0.1, "fraction": 0.8},
+        ),
+        ksampler(7, (1, 0), (3, 0), (1140, 0), grounding=(6, 0), vae=(1, 2), pixel_every=5, pixel_max_sigma=0.0),
+        *zoom_back((7, 0), 8, 1520),
+    ]
+
+
+def zoom_video() -> list[Node]:
+    """text_zoom, then a streamed mp4 of the zoom and a small ping-pong animated WebP preview."""
+    return [
+        *text_zoom(),
+        Node(
+            11,
+            "P10_SaveZoomVideo",
+            (1140, 460),
+            {
+                "images": (6, 0),
+                "zoom": (2, 1),
+                "width": 512,
+                "height": 0,
+                "fps": 30.0,
+                "seconds_per_level": 2.0,
+                "easing": "linear",
+                "direction": "in",
+                "hold_start": 15,
+                "hold_end": 30,
+                "first_level": 0,
+                "last_level": -1,
+                "format": "mp4 (h264)",
+                "crf": 19,
+                "filename_prefix": "powers_of_ten/zoom",
+            },
+        ),
+        Node(
+            12,
+            "P10_ZoomVideoFrames",
+            (1500, 460),
+            {
+                "images": (6, 0),
+                "zoom": (2, 1),
+                "width": 256,
+                "height": 0,
+                "fps": 12.0,
+                "seconds_per_level": 1.0,
+                "easing": "ease_in_out",
+                "direction": "in_out",
+                "hold_start": 6,
+                "hold_end": 6,
+                "first_level": 0,
+                "last_level": -1,
+            },
+        ),
+        Node(
+            13,
+            "SaveAnimatedWEBP",
+            (1860, 460),
+            {
+                "images": (12, 0),
+                "filename_prefix": "powers_of_ten/zoom_preview",
+                "fps": 12.0,
+                "lossless": False,
+                "quality": 85,
+                "method": "default",
+            },
+        ),
+    ]
+
+
 WORKFLOWS = {
     "text_zoom": text_zoom,
     "zoom_guider_custom_sampler": zoom_guider_custom_sampler,
     "per_level_lora": per_level_lora,
+    "photo_zoom": photo_zoom,
+    "zoom_video": zoom_video,
 }
 
 
@@ -182,6 +283,15 @@ def node_definition(node_class) -> tuple[list[tuple[str, str, dict]], list[str],
 
 def is_widget(kind: str, options: dict) -> bool:
     return kind in WIDGET_TYPES and not options.get("forceInput")
+
+
+def with_widget_defaults(nodes: list[Node], mappings: dict) -> list[Node]:
+    """Every widget a description leaves out takes its default, so both formats list all of them."""
+    for node in nodes:
+        for name, kind, options in node_definition(mappings[node.type])[0]:
+            if is_widget(kind, options) and name not in node.inputs and "default" in options:
+                node.inputs[name] = options["default"]
+    return nodes
 
 
 def to_api(nodes: list[Node]) -> dict:
@@ -272,57 +382,6 @@ def topological(nodes: list[Node]) -> list[Node]:
     return order
 
 
-def draw_thumbnail(workflow: dict, path: pathlib.Path, display_names: dict) -> None:
-    """A diagram of the graph: node boxes with their titles, links as curves, coloured by type."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    nodes = {node["id"]: node for node in workflow["nodes"]}
-    left = min(n["pos"][0] for n in nodes.values()) - 40
-    top = min(n["pos"][1] for n in nodes.values()) - 40
-    right = max(n["pos"][0] + n["size"][0] for n in nodes.values()) + 40
-    bottom = max(n["pos"][1] + n["size"][1] for n in nodes.values()) + 40
-    scale = 960 / (right - left)
-    image = Image.new("RGB", (960, int((bottom - top) * scale)), (32, 33, 37))
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(10, int(22 * scale)))
-
-    def point(x, y):
-        return ((x - left) * scale, (y - top) * scale)
-
-    palette = {
-        "MODEL": (180, 160, 255),
-        "CLIP": (255, 210, 80),
-        "VAE": (255, 110, 110),
-        "LATENT": (255, 150, 220),
-        "IMAGE": (100, 180, 255),
-        "CONDITIONING": (255, 170, 80),
-    }
-    for _, origin, origin_slot, target, target_slot, kind in workflow["links"]:
-        a, b = nodes[origin], nodes[target]
-        start = point(a["pos"][0] + a["size"][0], a["pos"][1] + 40 + 22 * origin_slot)
-        end = point(b["pos"][0], b["pos"][1] + 40 + 22 * target_slot)
-        steps = 24
-        curve = []
-        for i in range(steps + 1):
-            t = i / steps
-            c1, c2 = (start[0] + 60 * scale, start[1]), (end[0] - 60 * scale, end[1])
-            x = (1 - t) ** 3 * start[0] + 3 * (1 - t) ** 2 * t * c1[0] + 3 * (1 - t) * t**2 * c2[0] + t**3 * end[0]
-            y = (1 - t) ** 3 * start[1] + 3 * (1 - t) ** 2 * t * c1[1] + 3 * (1 - t) * t**2 * c2[1] + t**3 * end[1]
-            curve.append((x, y))
-        draw.line(curve, fill=palette.get(kind.split(",")[0], (140, 220, 160)), width=max(1, int(4 * scale)))
-    for node in nodes.values():
-        x0, y0 = point(*node["pos"])
-        x1, y1 = point(node["pos"][0] + node["size"][0], node["pos"][1] + node["size"][1])
-        ours = node["type"].startswith("P10_")
-        draw.rounded_rectangle(
-            (x0, y0, x1, y1), radius=6, fill=(53, 53, 60), outline=(120, 200, 255) if ours else (90, 90, 100)
-        )
-        draw.rounded_rectangle((x0, y0, x1, y0 + 30 * scale), radius=6, fill=(30, 90, 140) if ours else (70, 70, 80))
-        title = node.get("title") or display_names.get(node["type"], node["type"])
-        draw.text((x0 + 8 * scale, y0 + 5 * scale), title, fill=(240, 240, 240), font=font)
-    image.save(path, quality=88)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comfyui", help="ComfyUI checkout (default: COMFYUI_PATH or ../ComfyUI)")
@@ -333,14 +392,12 @@ def main() -> None:
 
     host = comfy_host.boot_comfyui(args.comfyui)
     mappings = host.NODE_CLASS_MAPPINGS
-    display_names = host.nodes.NODE_DISPLAY_NAME_MAPPINGS
     (OUT_DIR / "api").mkdir(parents=True, exist_ok=True)
     for name, describe in WORKFLOWS.items():
-        nodes = describe()
+        nodes = with_widget_defaults(describe(), mappings)
         ui = to_ui(nodes, mappings)
         (OUT_DIR / f"{name}.json").write_text(json.dumps(ui, indent=2) + "\n")
         (OUT_DIR / "api" / f"{name}.json").write_text(json.dumps(to_api(nodes), indent=2) + "\n")
-        draw_thumbnail(ui, OUT_DIR / f"{name}.jpg", display_names)
         log.info("wrote %s (%d nodes, %d links)", name, len(ui["nodes"]), len(ui["links"]))
 
 

@@ -9,11 +9,14 @@ NODE_IDS = {
     "P10_EmptyZoomLatent",
     "P10_ZoomPrompts",
     "P10_ZoomLevelOverride",
+    "P10_ZoomPhotoGrounding",
     "P10_ZoomGuider",
     "P10_ZoomKSampler",
     "P10_BlendZoomStack",
     "P10_RenderZoomStack",
     "P10_ZoomViews",
+    "P10_ZoomVideoFrames",
+    "P10_SaveZoomVideo",
 }
 PROMPTS = "a spiral galaxy\na planet\na city\na street"
 

@@ -13,10 +13,11 @@ WORKFLOWS = pathlib.Path(__file__).resolve().parents[1] / "example_workflows"
 NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 TINY_LORA = "tiny_sd15_lora.safetensors"
+PHOTO = "astronaut.png"
 
 
 def test_the_promised_workflows_exist():
-    assert {"text_zoom", "zoom_guider_custom_sampler", "per_level_lora"} <= set(NAMES)
+    assert {"text_zoom", "zoom_guider_custom_sampler", "per_level_lora", "photo_zoom"} <= set(NAMES)
     for name in NAMES:
         assert (WORKFLOWS / f"{name}.jpg").is_file(), f"{name} has no thumbnail"
         assert (WORKFLOWS / "api" / f"{name}.json").is_file(), f"{name} has no API-format copy"
@@ -76,15 +77,29 @@ def test_ui_workflow_loads_and_matches_its_api_copy(comfy, name):
     assert ui_to_api(workflow, comfy.NODE_CLASS_MAPPINGS) == api
 
 
+@pytest.fixture(scope="module")
+def photo(comfy):
+    """A real photo (scikit-image's astronaut) in the host's input folder, for Load Image."""
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.astronaut()).save(comfy.layout.input_dir / PHOTO)
+    return PHOTO
+
+
 def for_tiny_model(prompt, checkpoint, steps=3, size=128):
-    """The example at test scale: the tiny checkpoint and LoRA, 128 px levels, a few steps."""
+    """The example at test scale: the tiny checkpoint and LoRA, a real photo, 128 px levels, a few steps."""
     prompt = copy.deepcopy(prompt)
     changes = {
         "CheckpointLoaderSimple": {"ckpt_name": checkpoint},
         "LoraLoader": {"lora_name": TINY_LORA},
+        "LoadImage": {"image": PHOTO},
+        "ImageScale": {"width": size, "height": size},
         "P10_EmptyZoomLatent": {"width": size, "height": size},
         "P10_ZoomKSampler": {"steps": steps},
         "BasicScheduler": {"steps": steps},
+        "P10_SaveZoomVideo": {"width": size, "fps": 4.0, "hold_start": 1, "hold_end": 1},
+        "P10_ZoomVideoFrames": {"width": size, "fps": 4.0, "hold_start": 1, "hold_end": 1},
     }
     for node in prompt.values():
         node["inputs"].update(changes.get(node["class_type"], {}))
@@ -107,7 +122,7 @@ def view_disagreement(images):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_api_workflow_runs_in_process(comfy, name):
+def test_api_workflow_runs_in_process(comfy, photo, name):
     prompt = load_api(name, comfy.checkpoint_name)
     result = comfy.execute(prompt).raise_for_error()
     levels = prompt[node_id(prompt, "P10_EmptyZoomLatent")]["inputs"]["levels"]

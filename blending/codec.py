@@ -1,0 +1,45 @@
+"""Consolidating latent estimates in pixel space, through a decoder and encoder (method.md, "Latent models").
+
+A latent shrunk by box averaging is not the latent of the shrunk image, so
+rendering latents pastes a distorted copy of each finer level into the coarser
+one. Decoding, blending and rendering the images, and encoding back is the
+faithful path; carrying back only the *change* that consolidation made keeps
+an already-consistent level unchanged and keeps the codec's round-trip error
+from piling up over the steps.
+"""
+
+from collections.abc import Callable
+
+import torch
+
+from .blend import consolidate_estimates
+
+Codec = Callable[[torch.Tensor], torch.Tensor]
+
+
+def consolidate_through_codec(estimates: torch.Tensor, zoom_factor: int, decode: Codec, encode: Codec) -> torch.Tensor:
+    """Blend and render the decoded estimates, and move the latents by the encoded change.
+
+    ``estimates + encode(consolidated) - encode(decoded)``, where ``decoded =
+    decode(estimates)`` and ``consolidated`` is its blend-then-render (paper
+    Fig. 5 and Algorithm 1 in pixel space). Both encodes run as one batch.
+
+    Args:
+        estimates: latent clean estimates, one per level.
+        zoom_factor: zoom factor ``p`` between consecutive levels.
+        decode: latents ``(N, C, h, w)`` -> images ``(N, C', H, W)``.
+        encode: images ``(B, C', H, W)`` -> latents ``(B, C, h, w)``.
+
+    Returns:
+        Latents, same shape, device and dtype as ``estimates``. When the decoded
+        levels already agree, ``estimates`` comes back unchanged.
+
+    Shape:
+        ``(N, C, h, w)`` -> ``(N, C, h, w)``; the decoded ``H`` and ``W`` must be
+        multiples of ``2p``.
+    """
+    decoded = decode(estimates)
+    consolidated = consolidate_estimates(decoded, zoom_factor)
+    encoded = encode(torch.cat([consolidated, decoded]))
+    change = encoded[: len(estimates)] - encoded[len(estimates) :]
+    return estimates + change.to(device=estimates.device, dtype=estimates.dtype)

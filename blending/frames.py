@@ -1,0 +1,263 @@
+"""Continuous zoom frames from a zoom stack: every position between the levels, without pops or blur.
+
+The paper presents its zoom stacks as continuous zoom videos (project page);
+this module renders such frames from a finished stack. Frame ``s`` (a real number in
+``[0, N-1]``) shows the central ``p^-s`` of level 0's field of view.
+
+How a frame is built (the method's "choices where the paper is open" apply):
+
+- The stack is first rendered into views (:func:`~.render.render_image`), so
+  view ``j`` holds level ``j`` with every finer level box-shrunk into its centre.
+- Level ``j`` is seen at minification ``r_j = (W / w) * p^(j - s)`` stack pixels
+  per frame pixel. The frame uses the levels from ``floor(s)`` (or ``j_r`` if
+  smaller) up to ``j_r``, the coarsest level with ``r >= 1``; each pixel takes
+  the finest of them whose footprint covers it. Levels finer than ``j_r`` add nothing: their content is
+  already in view ``j_r``, box-shrunk, at the resolution the frame can show.
+  Levels coarser than ``j_r`` only fill the ring outside its footprint, where
+  nothing finer exists, so no pixel shows a magnified coarse level where a
+  finer one exists.
+- Each level is resampled with a separable area (box) filter of width
+  ``max(r, 1)`` over the level seen as piecewise-constant pixels: exact box
+  averaging when minifying, bilinear interpolation when magnifying, and
+  continuous in between. A frame pixel that a finer level's footprint only
+  partly covers mixes the two levels by the area covered, so footprint edges
+  sweep across pixels smoothly instead of switching them from one frame to the next.
+- Hence frames are continuous in ``s``, across level boundaries too: at an
+  integer ``s`` with ``w = W`` the frame is view ``s`` exactly (its centre
+  *is* the box-shrunk next view), and as ``s`` grows to the next integer it
+  tends to the next view. Nothing pops.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .geometry import check_stack
+from .precision import working_dtype
+from .render import render_image
+
+# Tolerance, in stack pixels or levels, for float64 rounding of values that are exact in theory.
+_EPS = 1e-9
+
+CHUNK_PIXELS = 1 << 18
+"""Frame pixels rendered together by default: one 512 x 512 frame, or several smaller ones so
+that per-call overhead does not dominate. Larger chunks gain little and cost memory."""
+
+
+def check_frame_size(stack_height: int, stack_width: int, size: Sequence[int]) -> tuple[int, int]:
+    """Validate a frame size ``(h, w)`` against the stack's ``H x W``.
+
+    The frame must have the stack's aspect ratio to the nearest pixel: frames
+    show the stack's field of view, never a crop or a stretch of it.
+
+    Returns:
+        ``(h, w)`` as ints.
+
+    Raises:
+        ValueError: ``size`` is not two positive integers, or its aspect is not the stack's.
+    """
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"size must be two positive integers (height, width); got {tuple(size)!r}")
+    height, width = size
+    if round(width * stack_height / stack_width) != height and round(height * stack_width / stack_height) != width:
+        raise ValueError(
+            f"size {height}x{width} (height x width) does not have the stack's aspect {stack_height}x{stack_width}: "
+            f"for width {width} use height {round(width * stack_height / stack_width)}"
+        )
+    return height, width
+
+
+def iter_zoom_frames(
+    stack: torch.Tensor,
+    zoom_factor: int,
+    positions: torch.Tensor | Sequence[float],
+    size: Sequence[int],
+    *,
+    chunk_size: int | None = None,
+) -> Iterator[torch.Tensor]:
+    """Render continuous zoom frames a few at a time, for streaming (see the module docstring).
+
+    The views and their resampling layout are prepared once; each chunk then
+    costs only its own frames, so memory stays at a few frames however many
+    positions there are. Arguments are validated before the first chunk is
+    requested.
+
+    Args:
+        stack: zoom stack, level 0 the widest (need not be rendered yet).
+        zoom_factor: zoom factor ``p`` between consecutive levels.
+        positions: zoom positions ``s`` in ``[0, N - 1]``, e.g. from :func:`~.timing.zoom_positions`.
+        size: frame ``(height, width)``, with the stack's aspect ratio.
+        chunk_size: frames per chunk; default: as many as fit in :data:`CHUNK_PIXELS`, at least one.
+
+    Returns:
+        An iterator of chunks ``(f, C, h, w)`` in the stack's dtype and device
+        (channels-last memory format), ``f <= chunk_size``, in position order.
+
+    Shape:
+        stack ``(N, C, H, W)``, positions ``(F,)`` -> chunks ``(f, C, h, w)`` totalling ``F`` frames.
+    """
+    check_stack(stack, zoom_factor)
+    levels, _, stack_height, stack_width = stack.shape
+    height, width = check_frame_size(stack_height, stack_width, size)
+    if chunk_size is None:
+        chunk_size = max(1, CHUNK_PIXELS // (height * width))
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
+    positions = _check_positions(positions, levels)
+    views = render_image(stack.to(working_dtype(stack.dtype)), zoom_factor)
+    # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
+    columns = views.permute(0, 3, 2, 1).contiguous()
+    return _frames(columns, zoom_factor, positions, height, width, chunk_size, stack.dtype)
+
+
+def render_zoom_frames(
+    stack: torch.Tensor,
+    zoom_factor: int,
+    positions: torch.Tensor | Sequence[float],
+    size: Sequence[int],
+    *,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Continuous zoom frames at the given positions, each pixel from the finest level that covers it.
+
+    Frame ``s`` shows the central ``p^-s`` of level 0's field of view,
+    resampled with an area filter (anti-aliased when minifying, bilinear when
+    magnifying); see the module docstring for how levels are chosen. At integer
+    ``s`` with ``size == (H, W)`` the frame equals view ``s`` of
+    :func:`~.render.render_image` (paper Algorithm 1) to float rounding, and
+    frames vary continuously with ``s`` across level boundaries.
+
+    Args:
+        stack: zoom stack, level 0 the widest.
+        zoom_factor: zoom factor ``p`` between consecutive levels.
+        positions: zoom positions ``s`` in ``[0, N - 1]``.
+        size: frame ``(height, width)``; must have the stack's aspect to the nearest pixel.
+        chunk_size: frames rendered together; default: as many as fit in :data:`CHUNK_PIXELS`.
+
+    Returns:
+        All frames, in the stack's dtype and device (channels-last memory format).
+        For long videos use :func:`iter_zoom_frames`, which holds one chunk at a time.
+
+    Shape:
+        stack ``(N, C, H, W)``, positions ``(F,)`` -> ``(F, C, h, w)``.
+
+    Raises:
+        ValueError: a bad stack or zoom factor, positions that are not a finite
+            1-D sequence inside ``[0, N - 1]``, or a size whose aspect is not the stack's.
+    """
+    chunks = iter_zoom_frames(stack, zoom_factor, positions, size, chunk_size=chunk_size)
+    count = len(positions)
+    height, width = size
+    frames = stack.new_empty(count, height, width, stack.shape[1])
+    start = 0
+    for chunk in chunks:
+        frames[start : start + chunk.shape[0]] = chunk.permute(0, 2, 3, 1)
+        start += chunk.shape[0]
+    return frames.permute(0, 3, 1, 2)
+
+
+def _check_positions(positions, levels: int) -> torch.Tensor:
+    positions = torch.as_tensor(positions, dtype=torch.float64, device="cpu")
+    if positions.ndim != 1 or positions.numel() == 0:
+        shape = tuple(positions.shape)
+        raise ValueError(f"positions must be a non-empty 1-D sequence of zoom positions; got shape {shape}")
+    if not torch.isfinite(positions).all():
+        raise ValueError("positions must be finite; got NaN or inf")
+    low, high = positions.min().item(), positions.max().item()
+    if low < 0 or high > levels - 1:
+        raise ValueError(f"positions must lie in [0, {levels - 1}] for a stack of {levels} levels; got [{low}, {high}]")
+    return positions
+
+
+def _frames(columns, zoom_factor, positions, height, width, chunk_size, dtype) -> Iterator[torch.Tensor]:
+    for start in range(0, positions.numel(), chunk_size):
+        chunk = _render_chunk(columns, zoom_factor, positions[start : start + chunk_size], height, width)
+        yield chunk.to(dtype).permute(0, 3, 1, 2)
+
+
+def _render_chunk(columns: torch.Tensor, zoom_factor: int, positions: torch.Tensor, height: int, width: int):
+    """Frames ``(F, h, w, C)`` for a few positions; ``columns`` are the views as ``(N, W, H, C)``."""
+    levels, stack_width, stack_height, _ = columns.shape
+    # Coarsest level not magnified anywhere in the frame: finer levels only repeat it, box-shrunk.
+    log_ratio = math.log2(min(stack_width / width, stack_height / height)) / math.log2(zoom_factor)
+    sharp = torch.ceil(positions - log_ratio - _EPS).clamp(0, levels - 1).long()
+    first = torch.minimum(torch.floor(positions).long(), sharp)
+    frames = None
+    for slot in range(int((sharp - first).max()) + 1):
+        level = torch.minimum(first + slot, sharp)
+        scale = torch.pow(float(zoom_factor), level.double() - positions)
+        cols, col_weights, col_cover = _axis_taps(scale, width, stack_width)
+        rows, row_weights, row_cover = _axis_taps(scale, height, stack_height)
+        # Every level is resampled over the whole frame, not just its footprint: chunks then
+        # allocate the same sizes every time, whereas varying sizes fragment the heap and make
+        # the memory of a long streamed export creep up.
+        patch = _resample(columns, level, cols, col_weights, rows, row_weights)
+        if frames is None:
+            frames = patch
+            continue
+        row_cover = (row_cover * (first + slot <= sharp)[:, None]).to(frames.device, frames.dtype)
+        col_cover = col_cover.to(frames.device, frames.dtype)
+        frames += patch.sub_(frames).mul_(row_cover[:, :, None, None]).mul_(col_cover[:, None, :, None])
+    return frames
+
+
+def _axis_taps(scale: torch.Tensor, out_size: int, in_size: int):
+    """Area-filter taps along one axis for every frame of a chunk.
+
+    Output pixel ``x`` of a frame covers ``[c - r/2, c + r/2]`` of the level,
+    ``c = (u * scale + 1) * in_size / 2`` with ``u`` in ``(-1, 1)`` its
+    normalised centre and ``r = scale * in_size / out_size`` level pixels per
+    frame pixel. Its value averages the level, seen as piecewise constant, over
+    the window ``[c - d/2, c + d/2]``, ``d = max(r, 1)``, clipped to the level.
+    The fraction of the pixel inside the level is its coverage: a footprint
+    edge moving across a frame pixel blends it in continuously.
+
+    Returns:
+        ``(index, weight, cover)``: ``(F, n, T)`` int64 indices and float64
+        weights summing to 1, and the ``(F, n)`` coverage in ``[0, 1]``.
+    """
+    centres = (torch.arange(out_size, dtype=torch.float64) * 2 + 1) / out_size - 1
+    coords = (centres[None, :] * scale[:, None] + 1) * (in_size / 2)
+    ratio = (scale * in_size / out_size)[:, None]
+    widths = ratio.clamp(min=1)
+    low = (coords - widths / 2).clamp(0, in_size)
+    high = (coords + widths / 2).clamp(0, in_size)
+    start = torch.floor(low + _EPS)
+    taps = int((torch.floor(high - _EPS) - start).max().clamp(min=0)) + 1
+    index = start[..., None] + torch.arange(taps, dtype=torch.float64)
+    overlap = torch.minimum(high[..., None], index + 1) - torch.maximum(low[..., None], index)
+    weight = overlap.clamp(min=0) / (high - low).clamp(min=_EPS)[..., None]
+    cover = ((coords + ratio / 2).clamp(0, in_size) - (coords - ratio / 2).clamp(0, in_size)) / ratio
+    return index.clamp(0, in_size - 1).long(), weight, cover
+
+
+def _resample(columns, level, cols, col_weights, rows, row_weights) -> torch.Tensor:
+    """Separable area resampling of each frame's level: columns first, then rows.
+
+    Shape:
+        ``columns (N, W, H, C)``; ``cols``/``col_weights (F, w, Tx)``;
+        ``rows``/``row_weights (F, h, Ty)`` -> ``(F, h, w, C)``.
+    """
+    levels, stack_width, stack_height, channels = columns.shape
+    count, width, _ = cols.shape
+    height = rows.shape[1]
+    device, dtype = columns.device, columns.dtype
+    flat = columns.view(levels * stack_width, stack_height * channels)
+    cols = (cols + (level * stack_width)[:, None, None]).to(device)
+    partial = _weighted_gather(flat, cols, col_weights.to(device, dtype))
+    by_row = partial.view(count, width, stack_height, channels).transpose(1, 2).contiguous()
+    by_row = by_row.view(count * stack_height, width * channels)
+    rows = (rows + (torch.arange(count) * stack_height)[:, None, None]).to(device)
+    frames = _weighted_gather(by_row, rows, row_weights.to(device, dtype))
+    return frames.view(count, height, width, channels)
+
+
+def _weighted_gather(table: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``sum_t weight[..., t] * table[index[..., t]]`` over rows of ``table``: one banded filter pass.
+
+    ``embedding_bag`` fuses the gathers and the weighted sum, with no per-tap temporaries.
+    """
+    taps = index.shape[-1]
+    return F.embedding_bag(index.reshape(-1, taps), table, per_sample_weights=weight.reshape(-1, taps), mode="sum")

@@ -1,0 +1,296 @@
+"""Zoom videos: continuous frames from a zoom stack (Zoom Video Frames) and streamed export (Save Zoom Video)."""
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import comfy.model_management
+import comfy.utils
+import folder_paths
+import torch
+from comfy.cli_args import args
+from comfy_api.latest import io, ui
+
+from ..blending import DIRECTIONS, EASINGS, check_frame_size, iter_zoom_frames, render_zoom_frames, zoom_positions
+from .types import Zoom
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """How one export format is written with PyAV (FFmpeg)."""
+
+    extension: str
+    codec: str
+    pix_fmt: str
+    max_crf: int
+    container_options: dict
+
+
+FORMATS = {
+    "mp4 (h264)": VideoFormat("mp4", "libx264", "yuv420p", 51, {"movflags": "use_metadata_tags"}),
+    "webm (vp9)": VideoFormat("webm", "libvpx-vp9", "yuv420p", 63, {}),
+    "webp (animated)": VideoFormat("webp", "libwebp_anim", "bgra", 63, {"loop": "0"}),
+}
+
+
+def video_inputs() -> list:
+    """The inputs both zoom video nodes share: the stack, its zoom, the frame size and the timing."""
+    return [
+        io.Image.Input(
+            "images",
+            tooltip="The zoom stack as images, one per level (e.g. after Blend Zoom Stack or Render Zoom Stack).",
+        ),
+        Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+        io.Int.Input(
+            "width", default=512, min=16, max=8192, step=2, tooltip="Frame width in pixels (even, for video codecs)."
+        ),
+        io.Int.Input(
+            "height",
+            default=0,
+            min=0,
+            max=8192,
+            step=2,
+            tooltip="Frame height in pixels (even). 0: from the width and the stack's aspect ratio. "
+            "Frames always show the stack's whole field of view, so the aspect must match the stack's.",
+        ),
+        io.Float.Input("fps", default=30.0, min=1.0, max=120.0, step=1.0, tooltip="Frames per second."),
+        io.Float.Input(
+            "seconds_per_level",
+            default=2.0,
+            min=0.05,
+            max=60.0,
+            step=0.05,
+            tooltip="Time to zoom through one level (one zoom_factor), on average over the zoom.",
+        ),
+        io.Combo.Input(
+            "easing",
+            options=list(EASINGS),
+            default="linear",
+            tooltip="linear: constant perceived speed. ease_in / ease_out: start / end slowly. ease_in_out: both.",
+        ),
+        io.Combo.Input(
+            "direction",
+            options=list(DIRECTIONS),
+            default="in",
+            tooltip="in: widest level to the deepest. out: the reverse. in_out: in, then back out (ping-pong).",
+        ),
+        io.Int.Input("hold_start", default=0, min=0, max=10000, tooltip="Frames to hold still at the start."),
+        io.Int.Input(
+            "hold_end",
+            default=0,
+            min=0,
+            max=10000,
+            tooltip="Frames to hold still where the zoom ends: the last frame, or for in_out the turning point.",
+        ),
+        io.Int.Input(
+            "first_level", default=0, min=0, max=63, tooltip="The widest level the zoom starts from (0: the widest)."
+        ),
+        io.Int.Input(
+            "last_level", default=-1, min=-1, max=63, tooltip="The deepest level the zoom reaches (-1: the deepest)."
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class ZoomVideo:
+    """What both nodes render: the stack ``(N, C, H, W)``, the zoom factor, one position per frame, ``(h, w)``."""
+
+    stack: torch.Tensor
+    zoom_factor: int
+    positions: torch.Tensor
+    size: tuple[int, int]
+
+
+def plan_zoom_video(node: str, images, zoom, width, height, last_level, **timing) -> ZoomVideo:
+    """Check the shared inputs and turn them into a :class:`ZoomVideo`; errors name ``node`` and the numbers."""
+    zoom.check_count(images.shape[0], node, "the image batch")
+    stack = images.movedim(-1, 1)
+    _, _, stack_height, stack_width = stack.shape
+    if height == 0:
+        height = 2 * round(width * stack_height / stack_width / 2)
+    if width % 2 or height % 2:
+        raise ValueError(f"{node}: width and height must be even for video codecs; got {width}x{height}")
+    try:
+        size = check_frame_size(stack_height, stack_width, (height, width))
+        last_level = zoom.levels - 1 if last_level == -1 else last_level
+        positions = zoom_positions(zoom.levels, last_level=last_level, **timing)
+    except ValueError as error:
+        raise ValueError(f"{node}: {error}") from None
+    return ZoomVideo(stack, zoom.zoom_factor, positions, size)
+
+
+class ZoomVideoFrames(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_ZoomVideoFrames",
+            display_name="Zoom Video Frames",
+            category="powers_of_ten",
+            description=(
+                "Renders a continuous zoom through a zoom stack as video frames: every frame takes each pixel from "
+                "the sharpest level that covers it, with anti-aliasing, and crossing from one level to the next "
+                "does not pop. Feed the frames to Save Animated WEBP, or Create Video and Save Video. All frames "
+                "are held in memory: for long or large videos use Save Zoom Video, which streams them to a file."
+            ),
+            inputs=video_inputs(),
+            outputs=[io.Image.Output(display_name="frames", tooltip="The video frames, in order.")],
+        )
+
+    @classmethod
+    def execute(cls, images, zoom, width, height, last_level, **timing) -> io.NodeOutput:
+        video = plan_zoom_video("Zoom Video Frames", images, zoom, width, height, last_level, **timing)
+        height, width = video.size
+        gib = video.positions.numel() * height * width * images.shape[-1] * images.element_size() / 2**30
+        if gib > 2:
+            log.warning("Zoom Video Frames: %.1f GiB of frames in memory; Save Zoom Video streams them", gib)
+        frames = render_zoom_frames(video.stack, video.zoom_factor, video.positions, video.size)
+        return io.NodeOutput(frames.movedim(1, -1).clamp_(0, 1))
+
+
+class SaveZoomVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_SaveZoomVideo",
+            display_name="Save Zoom Video",
+            category="powers_of_ten",
+            description=(
+                "Renders a continuous zoom through a zoom stack and encodes it to a video file in the output folder, "
+                "frame by frame, so memory stays flat however long the video: mp4 (h264), webm (vp9) or animated "
+                "WebP. The frames are those of Zoom Video Frames."
+            ),
+            inputs=[
+                *video_inputs(),
+                io.Combo.Input(
+                    "format", options=list(FORMATS), default="mp4 (h264)", tooltip="Container and codec of the file."
+                ),
+                io.Int.Input(
+                    "crf",
+                    default=19,
+                    min=0,
+                    max=63,
+                    tooltip="Quality: 0 is lossless, higher gives smaller files. h264 takes 0-51 (17-23 typical), "
+                    "vp9 0-63 (24-36 typical); animated WebP uses quality 100 - crf.",
+                ),
+                io.String.Input(
+                    "filename_prefix",
+                    default="powers_of_ten/zoom",
+                    tooltip="File name prefix in the output folder; may include subfolders and %date:...% fields.",
+                ),
+            ],
+            outputs=[],
+            hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, images, zoom, width, height, last_level, format, crf, filename_prefix, **timing) -> io.NodeOutput:
+        node = "Save Zoom Video"
+        video_format = FORMATS[format]
+        if crf > video_format.max_crf:
+            raise ValueError(f"{node}: crf {crf} is above {format}'s maximum {video_format.max_crf}")
+        video = plan_zoom_video(node, images, zoom, width, height, last_level, **timing)
+        height, width = video.size
+        folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
+            filename_prefix, folder_paths.get_output_directory(), width, height
+        )
+        file = f"{name}_{counter:05}_.{video_format.extension}"
+        # One frame at a time: the encoder is the bottleneck anyway, and small same-sized
+        # temporaries keep the heap from fragmenting, so memory stays flat however long the video.
+        frames = iter_zoom_frames(video.stack, video.zoom_factor, video.positions, video.size, chunk_size=1)
+        progress = comfy.utils.ProgressBar(video.positions.numel())
+
+        def on_chunk(count: int) -> None:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            progress.update(count)
+
+        write_video(
+            os.path.join(folder, file),
+            frames,
+            video_format,
+            video.size,
+            fps=timing["fps"],
+            crf=crf,
+            metadata=cls.metadata(),
+            on_chunk=on_chunk,
+        )
+        log.info("%s: wrote %s (%d frames, %dx%d)", node, file, video.positions.numel(), width, height)
+        return io.NodeOutput(ui=ui.PreviewVideo([ui.SavedResult(file, subfolder, io.FolderType.output)]))
+
+    @classmethod
+    def metadata(cls) -> dict:
+        """The workflow and prompt, as core Save Video stores them, unless metadata is disabled."""
+        if args.disable_metadata:
+            return {}
+        metadata = dict(cls.hidden.extra_pnginfo or {})
+        if cls.hidden.prompt is not None:
+            metadata["prompt"] = cls.hidden.prompt
+        return metadata
+
+
+def write_video(
+    path: str, frames, video_format: VideoFormat, size: tuple[int, int], fps: float, crf: int, metadata: dict, on_chunk
+) -> None:
+    """Encode chunks of frames to ``path`` as they arrive.
+
+    Only the chunk in hand and the encoder's own look-ahead are in memory
+    (libwebp assembles an animated WebP in memory, compressed, until the end).
+    A file left unfinished by an error or a cancel is removed.
+
+    Args:
+        path: the file to write.
+        frames: an iterable of frame chunks in ``[0, 1]``, e.g. from :func:`~..blending.iter_zoom_frames`;
+            they are overwritten while being converted.
+        video_format: one of :data:`FORMATS`.
+        size: frame ``(height, width)``.
+        fps: frames per second.
+        crf: quality, 0 lossless; see the Save Zoom Video node.
+        metadata: container tags; non-string values are stored as JSON.
+        on_chunk: called with the number of frames after each chunk (progress, cancel).
+
+    Shape:
+        each chunk ``(f, C, h, w)``, ``C >= 3`` (extra channels are ignored).
+    """
+    rate = Fraction(round(fps * 1000), 1000)
+    container = av.open(path, mode="w", options=video_format.container_options)
+    try:
+        for key, value in metadata.items():
+            container.metadata[key] = value if isinstance(value, str) else json.dumps(value)
+        stream = container.add_stream(video_format.codec, rate=rate)
+        stream.height, stream.width = size
+        stream.pix_fmt = video_format.pix_fmt
+        stream.time_base = 1 / rate
+        stream.options = _encoder_options(video_format.codec, crf)
+        if video_format.codec == "libvpx-vp9":
+            stream.bit_rate = 0  # constant quality: crf alone sets it
+        index = 0
+        for chunk in frames:
+            pixels = chunk[:, :3].movedim(1, -1).mul_(255).round_().clamp_(0, 255).to("cpu", torch.uint8).numpy()
+            for image in pixels:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = index
+                index += 1
+                container.mux(stream.encode(frame))
+            on_chunk(len(pixels))
+        container.mux(stream.encode(None))
+        container.close()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error that got us here is the one to report
+            container.close()
+        os.remove(path)
+        raise
+
+
+def _encoder_options(codec: str, crf: int) -> dict:
+    if codec == "libwebp_anim":
+        return {"lossless": "1"} if crf == 0 else {"quality": str(100 - crf)}
+    if codec == "libvpx-vp9":
+        # cpu-used 4 and row threading make long VP9 encodes practical at little cost in quality.
+        return {"crf": str(crf), "cpu-used": "4", "row-mt": "1"} | ({"lossless": "1"} if crf == 0 else {})
+    return {"crf": str(crf)}

@@ -1,0 +1,77 @@
+"""Pixel-space consolidation through a codec, with small closed-form codecs."""
+
+import torch
+import torch.nn.functional as F
+
+from powers_of_ten.blending import (
+    box_downsample,
+    child_window,
+    consolidate_estimates,
+    consolidate_through_codec,
+    render_image,
+)
+
+ZOOM = 2
+
+
+def disagreement(stack):
+    """Mean squared difference between each level's centre and its finer neighbour, box-shrunk."""
+    window = child_window(stack.shape[-2], stack.shape[-1], ZOOM)
+    return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], ZOOM)).pow(2).mean()
+
+
+def pointwise_codec():
+    """A nonlinear, exactly invertible codec: latent rendering is wrong in its image space."""
+    return torch.sinh, torch.asinh
+
+
+def upsampling_codec():
+    """A lossy codec that changes resolution, like a VAE: 2x nearest upsampling of sinh."""
+
+    def decode(latents):
+        return F.interpolate(torch.sinh(latents), scale_factor=2, mode="nearest")
+
+    def encode(images):
+        return torch.asinh(box_downsample(images, 2))
+
+    return decode, encode
+
+
+def test_levels_whose_images_agree_come_back_unchanged():
+    decode, encode = pointwise_codec()
+    images = render_image(torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)), ZOOM)
+    latents = encode(images)
+    torch.testing.assert_close(consolidate_through_codec(latents, ZOOM, decode, encode), latents, rtol=0, atol=1e-5)
+
+
+def test_pixel_consolidation_makes_decoded_views_agree_where_latent_rendering_cannot():
+    decode, encode = pointwise_codec()
+    latents = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    through_latents = decode(consolidate_estimates(latents, ZOOM))
+    through_pixels = decode(consolidate_through_codec(latents, ZOOM, decode, encode))
+    assert disagreement(through_pixels) < 1e-8
+    assert disagreement(through_latents) > 1e-2
+
+
+def test_lossy_codec_still_gains_by_a_clear_margin():
+    decode, encode = upsampling_codec()
+    latents = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    through_latents = disagreement(decode(consolidate_estimates(latents, ZOOM)))
+    once = consolidate_through_codec(latents, ZOOM, decode, encode)
+    # Measured: one pass 0.55x the latent-space result; applied each step, as in sampling, 0.08x after 5.
+    assert disagreement(decode(once)) < 0.7 * through_latents
+    repeated = once
+    for _ in range(4):
+        repeated = consolidate_through_codec(repeated, ZOOM, decode, encode)
+    assert disagreement(decode(repeated)) < 0.15 * through_latents
+
+
+def test_dtype_and_device_follow_the_estimates():
+    decode, encode = pointwise_codec()
+    latents = torch.randn(3, 4, 16, 16, generator=torch.Generator().manual_seed(3)).to(torch.bfloat16)
+
+    def encode_float32(images):
+        return encode(images.float())
+
+    result = consolidate_through_codec(latents, ZOOM, decode, encode_float32)
+    assert result.dtype == torch.bfloat16 and result.shape == latents.shape

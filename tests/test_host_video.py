@@ -1,0 +1,217 @@
+"""Zoom Video Frames and Save Zoom Video in a real ComfyUI: files decode back, core video nodes accept the frames."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import av
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+TEXTURE = "p10_zoom_texture.png"
+LEVELS = 3
+# 3 levels at 10 fps, 0.5 s per level: 10 steps, 11 frames, plus 1 + 2 held.
+TIMING = {
+    "fps": 10.0,
+    "seconds_per_level": 0.5,
+    "easing": "linear",
+    "direction": "in",
+    "hold_start": 1,
+    "hold_end": 2,
+    "first_level": 0,
+    "last_level": -1,
+}
+FRAME_COUNT = 14
+FORMATS = ["mp4 (h264)", "webm (vp9)", "webp (animated)"]
+
+
+def write_texture(path: pathlib.Path, height: int, width: int) -> None:
+    """A smooth random colour texture with detail at several scales, as a PNG."""
+    generator = torch.Generator().manual_seed(0)
+    octaves = [torch.rand(1, 3, height // k, width // k, generator=generator) for k in (2, 8, 32)]
+    texture = sum(F.interpolate(octave, size=(height, width), mode="bicubic") for octave in octaves)
+    texture = (texture - texture.min()) / (texture.max() - texture.min())
+    Image.fromarray((texture[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(path)
+
+
+@pytest.fixture(scope="module")
+def texture(comfy):
+    write_texture(comfy.layout.input_dir / TEXTURE, 72, 128)
+    return TEXTURE
+
+
+def video_prompt(node_type: str, texture: str, levels: int = LEVELS, **settings) -> dict:
+    """LoadImage repeated into a stack of ``levels`` images (a self-similar zoom) -> the video node as node "4".
+
+    Zoom Video Frames is not an output node: a Preview Image of its frames makes it run.
+    """
+    inputs = {"images": ["3", 0], "zoom": ["1", 1], "width": 64, "height": 0} | TIMING | settings
+    prompt = {
+        "1": {
+            "class_type": "P10_EmptyZoomLatent",
+            "inputs": {"width": 64, "height": 64, "levels": LEVELS, "zoom_factor": "2"},
+        },
+        "2": {"class_type": "LoadImage", "inputs": {"image": texture}},
+        "3": {"class_type": "RepeatImageBatch", "inputs": {"image": ["2", 0], "amount": levels}},
+        "4": {"class_type": node_type, "inputs": inputs},
+    }
+    if node_type == "P10_ZoomVideoFrames":
+        prompt["9"] = {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}}
+    return prompt
+
+
+def saved_path(comfy, result, node: str) -> pathlib.Path:
+    entry = result.ui_outputs[node]["images"][0]
+    assert entry["type"] == "output"
+    return comfy.layout.output_dir / entry["subfolder"] / entry["filename"]
+
+
+def decode(path: pathlib.Path) -> tuple[np.ndarray, float]:
+    """All frames ``(F, H, W, 3)`` uint8 and the frame rate: PyAV for mp4/webm, Pillow for animated WebP.
+
+    libwebp stores a held frame once with a longer duration; it is repeated here to its length in frames.
+    """
+    if path.suffix == ".webp":
+        image = Image.open(path)
+        frames, durations = [], []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            frames.append(np.asarray(image.convert("RGB")))
+            durations.append(image.info["duration"])
+        interval = min(durations)
+        repeats = [round(duration / interval) for duration in durations]
+        return np.repeat(np.stack(frames), repeats, axis=0), 1000 / interval
+    with av.open(str(path)) as container:
+        rate = float(container.streams.video[0].average_rate)
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]), rate
+
+
+def test_nodes_share_their_inputs_and_explain_every_one(comfy):
+    frames, save = (comfy.NODE_CLASS_MAPPINGS[n].GET_SCHEMA() for n in ("P10_ZoomVideoFrames", "P10_SaveZoomVideo"))
+    assert [i.id for i in save.inputs[: len(frames.inputs)]] == [i.id for i in frames.inputs]
+    for schema in (frames, save):
+        assert schema.description and schema.category == "powers_of_ten"
+        assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
+    assert save.is_output_node and not frames.is_output_node
+
+
+@pytest.mark.parametrize("video_format", FORMATS)
+def test_saved_video_decodes_to_the_zoom_frames(comfy, texture, video_format):
+    prompt = video_prompt("P10_SaveZoomVideo", texture, format=video_format, crf=10, filename_prefix="p10_test/zoom")
+    prompt["5"] = video_prompt("P10_ZoomVideoFrames", texture)["4"]  # the same settings, as frames
+    prompt["6"] = {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}}
+    result = comfy.execute(prompt).raise_for_error()
+    assert list(result.ui_outputs["4"]["animated"]) == [True]
+    path = saved_path(comfy, result, "4")
+    assert path.parent.name == "p10_test"
+    frames, rate = decode(path)
+    assert frames.shape == (FRAME_COUNT, 36, 64, 3)
+    assert rate == pytest.approx(10, rel=0.01)
+    # Compare luma: 4:2:0 chroma subsampling blurs colour by design. At crf 10 / quality 90 the
+    # mean error is a few grey levels, well below that against the next frame of the zoom.
+    luma = np.array([0.299, 0.587, 0.114])
+    decoded, expected = frames @ luma, (result.node_output("5").numpy() * 255) @ luma
+    error = np.abs(decoded - expected).mean()
+    assert error < 4
+    assert np.abs(decoded[1:-3] - expected[2:-2]).mean() > 2 * error
+
+
+def test_frames_feed_core_animated_webp_and_video_nodes(comfy, texture):
+    prompt = video_prompt("P10_ZoomVideoFrames", texture)
+    prompt["5"] = {
+        "class_type": "SaveAnimatedWEBP",
+        "inputs": {
+            "images": ["4", 0],
+            "filename_prefix": "p10_test/frames",
+            "fps": 10.0,
+            "lossless": False,
+            "quality": 80,
+            "method": "fastest",
+        },
+    }
+    prompt["6"] = {"class_type": "CreateVideo", "inputs": {"images": ["4", 0], "fps": 10.0}}
+    prompt["7"] = {
+        "class_type": "SaveVideo",
+        "inputs": {"video": ["6", 0], "filename_prefix": "p10_test/frames", "format": "mp4", "codec": "h264"},
+    }
+    result = comfy.execute(prompt).raise_for_error()
+    frames = result.node_output("4")
+    assert frames.shape == (FRAME_COUNT, 36, 64, 3) and frames.dtype == torch.float32
+    assert 0 <= frames.min() and frames.max() <= 1
+    for node in ("5", "7"):
+        decoded, rate = decode(saved_path(comfy, result, node))
+        assert decoded.shape == (FRAME_COUNT, 36, 64, 3)
+        assert rate == pytest.approx(10, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "node_type, settings, message",
+    [
+        ("P10_ZoomVideoFrames", {"height": 40}, "Zoom Video Frames: size 40x64 (height x width) does not have the "),
+        ("P10_ZoomVideoFrames", {"width": 63}, "Zoom Video Frames: width and height must be even for video codecs"),
+        ("P10_ZoomVideoFrames", {"levels": 4}, "Zoom Video Frames: the image batch has 4 levels but the zoom has 3"),
+        ("P10_ZoomVideoFrames", {"last_level": 3}, "Zoom Video Frames: first_level and last_level must satisfy"),
+        ("P10_SaveZoomVideo", {"crf": 60}, "Save Zoom Video: crf 60 is above mp4 (h264)'s maximum 51"),
+    ],
+)
+def test_bad_settings_fail_naming_the_node_and_numbers(comfy, texture, node_type, settings, message):
+    if node_type == "P10_SaveZoomVideo":
+        settings = {"format": "mp4 (h264)", "crf": 19, "filename_prefix": "p10_test/bad"} | settings
+    before = set(comfy.layout.output_dir.rglob("bad*"))
+    result = comfy.execute(video_prompt(node_type, texture, **settings))
+    assert not result.success
+    assert message in result.execution_error["exception_message"]
+    assert set(comfy.layout.output_dir.rglob("bad*")) == before
+
+
+MEMORY_PROBE = textwrap.dedent(
+    """
+    import resource, sys
+    sys.path.insert(0, sys.argv[1])
+    import comfy_host
+    from test_host_video import video_prompt, write_texture
+
+    host = comfy_host.boot_comfyui()
+    write_texture(host.layout.input_dir / "texture.png", 256, 256)
+    prompt = video_prompt(
+        "P10_SaveZoomVideo", "texture.png", width=256, height=256, fps=30.0,
+        seconds_per_level=int(sys.argv[2]) / 90, hold_start=0, hold_end=0,  # 3 levels: 2 x 30 x s frames
+        format="mp4 (h264)", crf=23, filename_prefix="memory",
+    )
+    host.execute(prompt).raise_for_error()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    """
+)
+
+
+def test_export_memory_does_not_grow_with_video_length(comfy):
+    # Two processes export 61 and 601 frames of 256x256; their peak resident memory may differ by
+    # less than ten such frames in float32 (7.5 MiB): frames are streamed, never held all at once.
+    tests = pathlib.Path(__file__).resolve().parent
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MEMORY_PROBE, str(tests / "host"), str(steps)],
+            cwd=tests,
+            # One thread each: the probes run side by side, and on a small machine an oversubscribed
+            # thread pool makes them slow without changing what is held in memory.
+            env=os.environ | {"OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for steps in (60, 600)
+    ]
+    peaks = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr[-4000:]
+        peaks.append(int(stdout.split()[-1]))
+    short, long = peaks
+    print(f"peak RSS: {short / 2**20:.1f} MiB for 61 frames, {long / 2**20:.1f} MiB for 601")
+    assert long - short < 10 * 256 * 256 * 3 * 4, f"peak RSS grew by {(long - short) / 2**20:.1f} MiB"
