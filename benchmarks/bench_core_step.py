@@ -9,28 +9,14 @@ of rendered noise, and the N = 16 / N = 8 ratio measured in the same run
 """
 
 import argparse
-import importlib.util
 import logging
-import pathlib
 import statistics
-import sys
 import time
 
 import torch
+from common import load_pack
 
 log = logging.getLogger("powers_of_ten.benchmarks")
-
-
-def load_pack():
-    """Import the repository root as the package ``powers_of_ten``."""
-    root = pathlib.Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location(
-        "powers_of_ten", root / "__init__.py", submodule_search_locations=[str(root)]
-    )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["powers_of_ten"] = package
-    spec.loader.exec_module(package)
-    return package
 
 
 def median_ms(function, repeats, device):

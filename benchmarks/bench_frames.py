@@ -14,14 +14,12 @@ export consumes them; encoding is not included.
 """
 
 import argparse
-import importlib.util
 import logging
-import pathlib
 import statistics
-import sys
 import time
 
 import torch
+from common import load_pack
 
 log = logging.getLogger("powers_of_ten.benchmarks")
 
@@ -30,18 +28,6 @@ CASES = (
     ("1280x720 frames, 6 levels of 1280x720", 6, (720, 1280), (720, 1280)),
     ("1280x720 frames, 6 levels of 640x360", 6, (360, 640), (720, 1280)),
 )
-
-
-def load_pack():
-    """Import the repository root as the package ``powers_of_ten``."""
-    root = pathlib.Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location(
-        "powers_of_ten", root / "__init__.py", submodule_search_locations=[str(root)]
-    )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["powers_of_ten"] = package
-    spec.loader.exec_module(package)
-    return package
 
 
 def main():

@@ -16,14 +16,12 @@ VAE loader.
 import argparse
 import logging
 import math
-import pathlib
 import statistics
-import sys
 import time
 
 import torch
+from common import boot_comfyui
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 log = logging.getLogger("powers_of_ten.benchmarks")
 
@@ -52,10 +50,7 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "host"))
-    import comfy_host
-
-    host = comfy_host.boot_comfyui(args.comfyui)
+    host = boot_comfyui(args.comfyui)
     from skimage import data
 
     pack = host.pack_module()

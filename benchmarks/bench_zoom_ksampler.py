@@ -11,12 +11,11 @@ fastest runs, which shared-machine noise disturbs least.
 
 import argparse
 import logging
-import pathlib
 import statistics
-import sys
 import time
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+from common import boot_comfyui
+
 log = logging.getLogger("powers_of_ten.benchmarks")
 
 
@@ -30,10 +29,7 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "host"))
-    import comfy_host
-
-    host = comfy_host.boot_comfyui(args.comfyui)
+    host = boot_comfyui(args.comfyui)
     mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
     model, clip, _ = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)
     latent, zoom = (

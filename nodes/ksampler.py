@@ -41,7 +41,12 @@ class ZoomKSampler(io.ComfyNode):
                     default="euler_ancestral",
                     tooltip="Ancestral and SDE samplers get noise that agrees across levels; others work too.",
                 ),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="normal"),
+                io.Combo.Input(
+                    "scheduler",
+                    options=comfy.samplers.KSampler.SCHEDULERS,
+                    default="normal",
+                    tooltip="How the noise level falls over the steps, as in KSampler.",
+                ),
                 io.Float.Input(
                     "denoise",
                     default=1.0,

@@ -76,7 +76,9 @@ class ZoomLevelOverride(io.ComfyNode):
                 "override several ranges. ControlNet or hooks applied to the conditioning act on these levels only."
             ),
             inputs=[
-                ZoomPlanSocket.Input("zoom_plan"),
+                ZoomPlanSocket.Input(
+                    "zoom_plan", tooltip="The zoom plan to change, from Zoom Prompts or another override."
+                ),
                 io.Int.Input(
                     "first_level", default=0, min=0, max=63, tooltip="First level to override (0 is the widest)."
                 ),

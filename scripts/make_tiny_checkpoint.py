@@ -43,6 +43,7 @@ module loaded by file path (no package imports): ``ensure_tiny_checkpoint()``.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import pathlib
@@ -58,6 +59,8 @@ SEED = 20240610
 # Bump when the generated content changes, so cached files get regenerated.
 FORMAT_VERSION = "3"
 META_KEY = "powers_of_ten.tiny_sd15"
+
+log = logging.getLogger("powers_of_ten.scripts")
 
 MODEL_CHANNELS = 320
 CONTEXT_DIM = 768
@@ -310,11 +313,12 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", choices=("fp16", "fp32"), default="fp16")
     ap.add_argument("--taesd-dir", type=pathlib.Path, default=DEFAULT_TAESD_DIR)
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     out = args.out or (DEFAULT_OUT_MID if args.middle_block else DEFAULT_OUT)
     path = generate(out, seed=args.seed, dtype=args.dtype, taesd_dir=args.taesd_dir, middle_block=args.middle_block)
     size = path.stat().st_size / 2**20
-    print(f"wrote {path} ({size:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+    log.info("wrote %s (%.0f MiB) in %.1f s", path, size, time.perf_counter() - t0)
     return 0
 
 

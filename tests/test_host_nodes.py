@@ -268,3 +268,49 @@ def test_hook_lora_on_one_levels_conditioning_acts_on_that_level_only(pack):
     assert change[2] > 0.1
     # The other levels now run as a batch of 3 rather than 4: float rounding only.
     assert max(change[:2] + change[3:]) < 1e-4, change
+
+
+def test_controlnet_on_one_levels_conditioning_acts_on_that_level_only(pack):
+    import comfy.controlnet
+    import node_helpers
+
+    class ConstantControl(comfy.controlnet.ControlBase):
+        """A stand-in ControlNet: fixed random residuals on the UNet's skip connections, through ComfyUI's control path.
+
+        Random rather than constant: the tiny model reads each latent channel as the
+        difference of two hidden channels, which a constant would leave unchanged.
+        """
+
+        def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+            generator = torch.Generator().manual_seed(0)
+            residual = torch.randn((1, 320, *x_noisy.shape[2:]), generator=generator).expand(len(x_noisy), -1, -1, -1)
+            return {"input": [], "middle": [], "output": [residual.to(x_noisy.dtype), residual.to(x_noisy.dtype)]}
+
+        def copy(self):
+            control = ConstantControl()
+            self.copy_to(control)
+            return control
+
+    latent, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    controlled = node_helpers.conditioning_set_values(
+        plan.levels[1].positive, {"control": ConstantControl(), "control_apply_to_uncond": False}
+    )
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=-1, positive=controlled)[0]
+    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
+    estimates = {}
+    for label, chosen in (("plain", plan), ("controlled", overridden)):
+        calls = []
+        sample(pack, recording(pack.model, calls), chosen, latent, steps=1)
+        estimates[label] = conditional_estimates_by_level(calls, noise)
+    change = [(estimates["plain"][i] - estimates["controlled"][i]).abs().max().item() for i in range(4)]
+    assert change[1] > 0.1
+    assert max(change[:1] + change[2:]) < 1e-4, change
+
+
+def test_every_input_has_a_tooltip_and_every_node_a_description(comfy):
+    for node_id in comfy.pack_node_ids():
+        schema = comfy.NODE_CLASS_MAPPINGS[node_id].GET_SCHEMA()
+        assert len(schema.description) > 40, f"{node_id} needs a description written for users"
+        missing = [item.id for item in schema.inputs if not item.tooltip]
+        assert not missing, f"{node_id}: inputs without a tooltip: {missing}"

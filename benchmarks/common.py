@@ -1,0 +1,26 @@
+"""What the benchmark scripts share: importing the pack, and booting ComfyUI with the test host."""
+
+import importlib.util
+import pathlib
+import sys
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def load_pack():
+    """Import the repository root as the package ``powers_of_ten``."""
+    spec = importlib.util.spec_from_file_location(
+        "powers_of_ten", REPO_ROOT / "__init__.py", submodule_search_locations=[str(REPO_ROOT)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["powers_of_ten"] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def boot_comfyui(path=None):
+    """ComfyUI in-process (``--cpu``) with this pack and the tiny test checkpoint (``tests/host/comfy_host.py``)."""
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "host"))
+    import comfy_host
+
+    return comfy_host.boot_comfyui(path)
