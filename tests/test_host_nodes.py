@@ -249,6 +249,18 @@ def conditional_estimates_by_level(calls, noise):
     return by_level
 
 
+def first_step_change_by_level(pack, latent, plan, changed_plan):
+    """How much each level's conditional UNet output at the first step differs between two plans."""
+    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
+    estimates = []
+    for chosen in (plan, changed_plan):
+        calls = []
+        sample(pack, recording(pack.model, calls), chosen, latent, steps=1)
+        estimates.append(conditional_estimates_by_level(calls, noise))
+    assert sorted(estimates[0]) == sorted(estimates[1]) == list(range(len(plan.levels)))
+    return [(estimates[0][i] - estimates[1][i]).abs().max().item() for i in range(len(plan.levels))]
+
+
 def test_hook_lora_on_one_levels_conditioning_acts_on_that_level_only(pack):
     import comfy_extras.nodes_hooks as hooks_nodes
 
@@ -257,14 +269,7 @@ def test_hook_lora_on_one_levels_conditioning_acts_on_that_level_only(pack):
     hooks = hooks_nodes.CreateHookLora().create_hook("tiny_sd15_lora.safetensors", 1.0, 0.0)[0]
     hooked = hooks_nodes.SetModelHooksOnCond().attach_hook(plan.levels[2].positive, hooks)[0]
     overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=-1, positive=hooked)[0]
-    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
-    estimates = {}
-    for label, chosen in (("plain", plan), ("hooked", overridden)):
-        calls = []
-        sample(pack, recording(pack.model, calls), chosen, latent, steps=1)
-        estimates[label] = conditional_estimates_by_level(calls, noise)
-    assert sorted(estimates["plain"]) == sorted(estimates["hooked"]) == [0, 1, 2, 3]
-    change = [(estimates["plain"][i] - estimates["hooked"][i]).abs().max().item() for i in range(4)]
+    change = first_step_change_by_level(pack, latent, plan, overridden)
     assert change[2] > 0.1
     # The other levels now run as a batch of 3 rather than 4: float rounding only.
     assert max(change[:2] + change[3:]) < 1e-4, change
@@ -297,13 +302,7 @@ def test_controlnet_on_one_levels_conditioning_acts_on_that_level_only(pack):
         plan.levels[1].positive, {"control": ConstantControl(), "control_apply_to_uncond": False}
     )
     overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=-1, positive=controlled)[0]
-    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
-    estimates = {}
-    for label, chosen in (("plain", plan), ("controlled", overridden)):
-        calls = []
-        sample(pack, recording(pack.model, calls), chosen, latent, steps=1)
-        estimates[label] = conditional_estimates_by_level(calls, noise)
-    change = [(estimates["plain"][i] - estimates["controlled"][i]).abs().max().item() for i in range(4)]
+    change = first_step_change_by_level(pack, latent, plan, overridden)
     assert change[1] > 0.1
     assert max(change[:1] + change[2:]) < 1e-4, change
 
