@@ -64,9 +64,7 @@ def main():
         return vae.encode(images.movedim(1, -1))
 
     def consistency_db(views):
-        window = blending.child_window(views.shape[-2], views.shape[-1], 2)
-        shrunk = blending.box_downsample(views[1:], 2)
-        return 10 * math.log10(1 / (views[:-1, :, window.rows, window.cols] - shrunk).pow(2).mean().item())
+        return 10 * math.log10(1 / blending.overlap_difference(views, 2).pow(2).mean().item())
 
     def pixel_step(latents):
         return blending.consolidate_through_codec(latents, 2, decode, encode)

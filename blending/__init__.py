@@ -3,7 +3,8 @@
 Where things live:
 
 - :mod:`.geometry`: where each level sits inside the others; input validation.
-- :mod:`.render`: Π_image (:func:`render_image`) and Π_noise (:func:`render_noise`), paper Algorithm 1.
+- :mod:`.render`: Π_image (:func:`render_image`) and Π_noise (:func:`render_noise`), paper Algorithm 1,
+  and :func:`overlap_difference`, the seams between consecutive levels.
 - :mod:`.blend`: Laplacian multi-resolution blending (:func:`blend`), paper Fig. 5,
   and blend-then-render (:func:`consolidate_estimates`).
 - :mod:`.pyramid`: box downsampling and Laplacian pyramids.
@@ -18,7 +19,7 @@ from .codec import consolidate_through_codec
 from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames
 from .geometry import MIN_FOOTPRINT, Window, check_stack, check_zoom_factor, child_window, nested_window
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
-from .render import render_image, render_noise
+from .render import overlap_difference, render_image, render_noise
 from .timing import DIRECTIONS, EASINGS, zoom_positions
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "consolidate_through_codec",
     "iter_zoom_frames",
     "nested_window",
+    "overlap_difference",
     "render_image",
     "render_noise",
     "render_zoom_frames",

@@ -16,6 +16,7 @@ are not whole pixels, or smaller than :data:`MIN_FOOTPRINT`, are left out there.
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import torch
 
@@ -100,6 +101,8 @@ def child_window(height: int, width: int, zoom_factor: int, name: str = "stack")
     return Window((height - child_height) // 2, (width - child_width) // 2, child_height, child_width)
 
 
+# Called every sampling step with the same few sizes; the exact Fraction arithmetic is worth not redoing.
+@lru_cache(maxsize=1024)
 def nested_window(height: int, width: int, zoom_factor: int, depth: int) -> Window | None:
     """The field of view of level ``i + depth`` inside level ``i``, if it is usable for blending.
 
@@ -125,6 +128,7 @@ def nested_window(height: int, width: int, zoom_factor: int, depth: int) -> Wind
     return Window(*(int(v) for v in values))
 
 
+@lru_cache(maxsize=1024)
 def max_blend_depth(height: int, width: int, zoom_factor: int, levels: int) -> int:
     """The largest level distance ``k < levels`` for which :func:`nested_window` is usable.
 

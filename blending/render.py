@@ -54,6 +54,28 @@ def render_noise(noise: torch.Tensor, zoom_factor: int) -> torch.Tensor:
     return _paste_finer_levels(noise, zoom_factor, patch_gain=float(zoom_factor), name="noise")
 
 
+def overlap_difference(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
+    """Where consecutive levels disagree: each level's centre minus the next level, box-shrunk.
+
+    Zero for a consistent stack (any output of :func:`render_image`). This is
+    the measure the tests, the benchmarks and the README use for seams; take
+    ``.abs().max()`` or ``.pow(2).mean()`` (and a PSNR from it) as needed.
+
+    Args:
+        stack: zoom stack, level 0 the widest.
+        zoom_factor: zoom factor ``p`` between consecutive levels.
+
+    Returns:
+        The differences, in the stack's dtype.
+
+    Shape:
+        ``(N, C, H, W)`` -> ``(N - 1, C, H / p, W / p)``.
+    """
+    check_stack(stack, zoom_factor)
+    window = child_window(stack.shape[-2], stack.shape[-1], zoom_factor)
+    return stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], zoom_factor)
+
+
 def _paste_finer_levels(stack: torch.Tensor, zoom_factor: int, patch_gain: float, name: str) -> torch.Tensor:
     check_stack(stack, zoom_factor, name)
     levels, _, height, width = stack.shape

@@ -118,10 +118,13 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         zoom_factor, sigma = self.plan.zoom.zoom_factor, float(timestep.max())
         if self.grounding is not None and sigma > self.ground_above:
             estimates = ground_estimates(estimates, zoom_factor, self.model_space_grounding)
-        step = int((self.schedule >= sigma).sum()) - 1
-        if self.pixel_space is not None and self.pixel_space.applies(step, sigma):
+        if self.pixel_space is not None and self.pixel_space.applies(self.step_of(sigma), sigma):
             return self.consolidate_in_pixels(estimates)
         return consolidate_estimates(estimates, zoom_factor)
+
+    def step_of(self, sigma: float) -> int:
+        """The schedule step a sigma belongs to; a sampler's sub-step sigmas count to the step they start from."""
+        return int((self.schedule >= sigma).sum()) - 1
 
     def consolidate_in_pixels(self, estimates):
         """Blend and render the decoded estimates; encode back only the change (method.md, "Latent models")."""

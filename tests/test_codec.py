@@ -5,9 +5,9 @@ import torch.nn.functional as F
 
 from powers_of_ten.blending import (
     box_downsample,
-    child_window,
     consolidate_estimates,
     consolidate_through_codec,
+    overlap_difference,
     render_image,
 )
 
@@ -16,8 +16,7 @@ ZOOM = 2
 
 def disagreement(stack):
     """Mean squared difference between each level's centre and its finer neighbour, box-shrunk."""
-    window = child_window(stack.shape[-2], stack.shape[-1], ZOOM)
-    return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], ZOOM)).pow(2).mean()
+    return overlap_difference(stack, ZOOM).pow(2).mean()
 
 
 def pointwise_codec():

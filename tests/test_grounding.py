@@ -2,25 +2,18 @@
 
 import pytest
 import torch
+from test_sampler import CHANNELS, LEVELS, SIZE, ZOOM, level_means
+from test_sampler import gaussian_denoiser as posterior_mean
 
 from powers_of_ten.blending import render_image
 from powers_of_ten.sampler import Grounding, ground_estimates, grounding_loss, grounding_sigma, sample_zoom_stack
 
-LEVELS, CHANNELS, SIZE, ZOOM = 4, 3, 32, 2
 SIGMAS = torch.cat([torch.exp(torch.linspace(2.7, -2.3, 20)), torch.zeros(1)])
 
 
-def level_means():
-    return torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(10))
-
-
 def gaussian_denoiser(means):
-    """Exact posterior mean for data ~ N(means[i], 1) at level i: a different "prompt" per level."""
-
-    def denoise(x, sigma):
-        return (x + sigma**2 * means) / (1 + sigma**2)
-
-    return denoise
+    """Unit-variance level priors, N(means[i], 1): broad enough for a photo drawn from them to be plausible."""
+    return posterior_mean(means, spread=1.0)
 
 
 def photo_of(level, means, seed):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from powers_of_ten.blending import box_downsample, child_window
+from powers_of_ten.blending import overlap_difference
 
 NODE_IDS = {
     "P10_EmptyZoomLatent",
@@ -88,8 +88,7 @@ def sample(pack, model, plan, latent, steps=2, sampler="euler_ancestral", seed=3
 
 def centre_disagreement(stack):
     """Largest difference between each level's centre and its finer neighbour, box-shrunk."""
-    window = child_window(stack.shape[-2], stack.shape[-1], 2)
-    return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], 2)).abs().max()
+    return overlap_difference(stack, 2).abs().max()
 
 
 def cond_rows(call, levels):

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import torch
 
-from powers_of_ten.blending import box_downsample, child_window
+from powers_of_ten.blending import overlap_difference
 
 WORKFLOWS = pathlib.Path(__file__).resolve().parents[1] / "example_workflows"
 NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
@@ -116,9 +116,7 @@ def node_id(prompt, class_type):
 
 def view_disagreement(images):
     """Each view's centre against the next view shrunk: 0 for a consistent stack. IMAGE is (N, H, W, C)."""
-    stack = images.movedim(-1, 1)
-    window = child_window(stack.shape[-2], stack.shape[-1], 2)
-    return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], 2)).abs().max()
+    return overlap_difference(images.movedim(-1, 1), 2).abs().max()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -161,11 +159,6 @@ def test_zoom_ksampler_is_consistent_where_plain_ksampler_is_not(comfy):
     result = comfy.execute(prompt).raise_for_error()
     joint = result.node_output(node_id(prompt, "P10_ZoomKSampler"))["samples"]
     plain = result.node_output("91")["samples"]
-    window = child_window(16, 16, 2)
-
-    def disagreement(stack):
-        return (stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], 2)).abs().max()
-
-    assert disagreement(joint) < 1e-4
-    assert disagreement(plain) > 0.5
+    assert overlap_difference(joint, 2).abs().max() < 1e-4
+    assert overlap_difference(plain, 2).abs().max() > 0.5
     assert torch.isfinite(joint).all()

@@ -8,7 +8,7 @@ import pytest
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 ALLOWED = {
     *("torch", "numpy", "kornia", "einops"),
-    *("math", "collections", "dataclasses", "fractions", "typing", "logging"),
+    *("math", "collections", "dataclasses", "fractions", "functools", "typing", "logging"),
     *("pack.blending", "pack.sampler"),
 }
 

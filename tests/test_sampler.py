@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from powers_of_ten.blending import box_downsample, child_window, render_image
+from powers_of_ten.blending import box_downsample, child_window, overlap_difference, render_image
 from powers_of_ten.sampler import ancestral_step, rendered_noise_sampler, sample_zoom_stack
 
 LEVELS, CHANNELS, SIZE, ZOOM = 4, 3, 32, 2
@@ -29,9 +29,7 @@ def initial_noise(seed=0):
 
 
 def centre_disagreement(stack):
-    window = child_window(SIZE, SIZE, ZOOM)
-    coarse = stack[:-1, :, window.rows, window.cols]
-    return (coarse - box_downsample(stack[1:], ZOOM)).abs().max()
+    return overlap_difference(stack, ZOOM).abs().max()
 
 
 def independent_ancestral(denoise, noise, sigmas, generator):
