@@ -46,14 +46,13 @@ def main():
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--size", type=int, default=256, help="pixels per level side")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--comfyui", help="ComfyUI checkout (default: COMFYUI_PATH or ../ComfyUI)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
-    host = boot_comfyui(args.comfyui)
+    host = boot_comfyui()
     from skimage import data
 
-    pack = host.pack_module()
+    pack = host.pack
     blending = pack.blending
     vae = host.nodes.VAELoader().load_vae("taesd")[0]
 

@@ -25,11 +25,10 @@ def main():
     parser.add_argument("--size", type=int, default=128, help="pixels per level side")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=8)
-    parser.add_argument("--comfyui", help="ComfyUI checkout (default: COMFYUI_PATH or ../ComfyUI)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
-    host = boot_comfyui(args.comfyui)
+    host = boot_comfyui()
     mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
     model, clip, _ = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)
     latent, zoom = (

@@ -18,9 +18,12 @@ def load_pack():
     return package
 
 
-def boot_comfyui(path=None):
-    """ComfyUI in-process (``--cpu``) with this pack and the tiny test checkpoint (``tests/host/comfy_host.py``)."""
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "host"))
-    import comfy_host
+def boot_comfyui():
+    """ComfyUI in-process (``--cpu``) with this pack and the tiny test checkpoint (the tests' host).
 
-    return comfy_host.boot_comfyui(path)
+    The checkout is ``COMFYUI_PATH``, else ``../ComfyUI``.
+    """
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from host.in_process import boot_comfyui
+
+    return boot_comfyui()

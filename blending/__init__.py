@@ -2,7 +2,8 @@
 
 Where things live:
 
-- :mod:`.geometry`: where each level sits inside the others; input validation.
+- :mod:`.geometry`: where each level sits inside the others (:class:`ZoomLayout`), the size rule,
+  input validation.
 - :mod:`.render`: Π_image (:func:`render_image`) and Π_noise (:func:`render_noise`), paper Algorithm 1,
   and :func:`overlap_difference`, the seams between consecutive levels.
 - :mod:`.blend`: Laplacian multi-resolution blending (:func:`blend`), paper Fig. 5,
@@ -12,12 +13,14 @@ Where things live:
   streamed by :func:`iter_zoom_frames`).
 - :mod:`.timing`: the zoom position of each video frame (:func:`zoom_positions`).
 - :mod:`.codec`: consolidation of latents in pixel space through a decoder and encoder.
+
+Every public function takes the layout as a :class:`ZoomLayout` or a plain zoom factor.
 """
 
 from .blend import blend, consolidate_estimates
 from .codec import consolidate_through_codec
 from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames
-from .geometry import MIN_FOOTPRINT, Window, check_stack, check_zoom_factor, child_window, nested_window
+from .geometry import MIN_FOOTPRINT, Window, ZoomLayout, as_layout, check_stack, check_zoom_factor, size_multiple
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import overlap_difference, render_image, render_noise
 from .timing import DIRECTIONS, EASINGS, zoom_positions
@@ -27,21 +30,22 @@ __all__ = [
     "EASINGS",
     "MIN_FOOTPRINT",
     "Window",
+    "ZoomLayout",
+    "as_layout",
     "blend",
     "box_downsample",
     "build_laplacian_pyramid",
     "check_frame_size",
     "check_stack",
     "check_zoom_factor",
-    "child_window",
     "collapse_laplacian_pyramid",
     "consolidate_estimates",
     "consolidate_through_codec",
     "iter_zoom_frames",
-    "nested_window",
     "overlap_difference",
     "render_image",
     "render_noise",
     "render_zoom_frames",
+    "size_multiple",
     "zoom_positions",
 ]

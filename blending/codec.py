@@ -1,4 +1,4 @@
-"""Consolidating latent estimates in pixel space, through a decoder and encoder (method.md, "Latent models").
+"""Consolidating latent estimates in pixel space, through a decoder and encoder (README, "Pixel-space consolidation").
 
 A latent shrunk by box averaging is not the latent of the shrunk image, so
 rendering latents pastes a distorted copy of each finer level into the coarser
@@ -12,12 +12,15 @@ from collections.abc import Callable
 
 import torch
 
-from .blend import consolidate_estimates
+from .blend import consolidate_levels
+from .geometry import ZoomLayout, as_layout, check_stack
 
 Codec = Callable[[torch.Tensor], torch.Tensor]
 
 
-def consolidate_through_codec(estimates: torch.Tensor, zoom_factor: int, decode: Codec, encode: Codec) -> torch.Tensor:
+def consolidate_through_codec(
+    estimates: torch.Tensor, zoom: ZoomLayout | int, decode: Codec, encode: Codec
+) -> torch.Tensor:
     """Blend and render the decoded estimates, and move the latents by the encoded change.
 
     ``estimates + encode(consolidated) - encode(decoded)``, where ``decoded =
@@ -26,7 +29,7 @@ def consolidate_through_codec(estimates: torch.Tensor, zoom_factor: int, decode:
 
     Args:
         estimates: latent clean estimates, one per level.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p``.
         decode: latents ``(N, C, h, w)`` -> images ``(N, C', H, W)``.
         encode: images ``(B, C', H, W)`` -> latents ``(B, C, h, w)``.
 
@@ -38,8 +41,10 @@ def consolidate_through_codec(estimates: torch.Tensor, zoom_factor: int, decode:
         ``(N, C, h, w)`` -> ``(N, C, h, w)``; the decoded ``H`` and ``W`` must be
         multiples of ``2p``.
     """
+    layout = as_layout(zoom)
     decoded = decode(estimates)
-    consolidated = consolidate_estimates(decoded, zoom_factor)
+    check_stack(decoded, layout, "decoded estimates")
+    consolidated = consolidate_levels(decoded, layout)
     encoded = encode(torch.cat([consolidated, decoded]))
     change = encoded[: len(estimates)] - encoded[len(estimates) :]
     return estimates + change.to(device=estimates.device, dtype=estimates.dtype)

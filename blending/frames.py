@@ -34,9 +34,9 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from .geometry import check_stack
+from .geometry import ZoomLayout, check_stack
 from .precision import working_dtype
-from .render import render_image
+from .render import paste_finer_levels
 
 # Tolerance, in stack pixels or levels, for float64 rounding of values that are exact in theory.
 _EPS = 1e-9
@@ -71,7 +71,7 @@ def check_frame_size(stack_height: int, stack_width: int, size: Sequence[int]) -
 
 def iter_zoom_frames(
     stack: torch.Tensor,
-    zoom_factor: int,
+    zoom: ZoomLayout | int,
     positions: torch.Tensor | Sequence[float],
     size: Sequence[int],
     *,
@@ -86,7 +86,7 @@ def iter_zoom_frames(
 
     Args:
         stack: zoom stack, level 0 the widest (need not be rendered yet).
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p``.
         positions: zoom positions ``s`` in ``[0, N - 1]``, e.g. from :func:`~.timing.zoom_positions`.
         size: frame ``(height, width)``, with the stack's aspect ratio.
         chunk_size: frames per chunk; default: as many as fit in :data:`CHUNK_PIXELS`, at least one.
@@ -98,7 +98,7 @@ def iter_zoom_frames(
     Shape:
         stack ``(N, C, H, W)``, positions ``(F,)`` -> chunks ``(f, C, h, w)`` totalling ``F`` frames.
     """
-    check_stack(stack, zoom_factor)
+    layout = check_stack(stack, zoom)
     levels, _, stack_height, stack_width = stack.shape
     height, width = check_frame_size(stack_height, stack_width, size)
     if chunk_size is None:
@@ -106,15 +106,15 @@ def iter_zoom_frames(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
     positions = _check_positions(positions, levels)
-    views = render_image(stack.to(working_dtype(stack.dtype)), zoom_factor)
+    views = paste_finer_levels(stack.to(working_dtype(stack.dtype)), layout, patch_gain=1.0)
     # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
     columns = views.permute(0, 3, 2, 1).contiguous()
-    return _frames(columns, zoom_factor, positions, height, width, chunk_size, stack.dtype)
+    return _frames(columns, layout.zoom_factor, positions, height, width, chunk_size, stack.dtype)
 
 
 def render_zoom_frames(
     stack: torch.Tensor,
-    zoom_factor: int,
+    zoom: ZoomLayout | int,
     positions: torch.Tensor | Sequence[float],
     size: Sequence[int],
     *,
@@ -131,7 +131,7 @@ def render_zoom_frames(
 
     Args:
         stack: zoom stack, level 0 the widest.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the layout, or the zoom factor ``p``.
         positions: zoom positions ``s`` in ``[0, N - 1]``.
         size: frame ``(height, width)``; must have the stack's aspect to the nearest pixel.
         chunk_size: frames rendered together; default: as many as fit in :data:`CHUNK_PIXELS`.
@@ -144,10 +144,10 @@ def render_zoom_frames(
         stack ``(N, C, H, W)``, positions ``(F,)`` -> ``(F, C, h, w)``.
 
     Raises:
-        ValueError: a bad stack or zoom factor, positions that are not a finite
+        ValueError: a bad stack or layout, positions that are not a finite
             1-D sequence inside ``[0, N - 1]``, or a size whose aspect is not the stack's.
     """
-    chunks = iter_zoom_frames(stack, zoom_factor, positions, size, chunk_size=chunk_size)
+    chunks = iter_zoom_frames(stack, zoom, positions, size, chunk_size=chunk_size)
     count = len(positions)
     height, width = size
     frames = stack.new_empty(count, height, width, stack.shape[1])

@@ -2,12 +2,12 @@
 
 import torch
 
-from .geometry import check_stack, child_window
+from .geometry import ZoomLayout, check_stack
 from .precision import working_dtype
 from .pyramid import box_downsample
 
 
-def render_image(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
+def render_image(stack: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     """Π_image for every level: each level with all finer levels pasted into its centre.
 
     Paper Algorithm 1: level ``i``'s view is ``L_i`` with ``D_{j-i}(L_j)`` pasted
@@ -19,7 +19,7 @@ def render_image(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
 
     Args:
         stack: zoom stack, level 0 the widest.
-        zoom_factor: zoom factor ``p`` between consecutive levels (2, 4, 8, ...).
+        zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p`` (2, 4, 8, ...).
 
     Returns:
         The views, same shape and dtype as ``stack``. The finest level's view is
@@ -28,10 +28,11 @@ def render_image(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
     Shape:
         ``(N, C, H, W)`` -> ``(N, C, H, W)``; ``H`` and ``W`` multiples of ``2p``.
     """
-    return _paste_finer_levels(stack, zoom_factor, patch_gain=1.0, name="stack")
+    layout = check_stack(stack, zoom)
+    return paste_finer_levels(stack, layout, patch_gain=1.0)
 
 
-def render_noise(noise: torch.Tensor, zoom_factor: int) -> torch.Tensor:
+def render_noise(noise: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     """Π_noise for every level: rendered noise that stays unit-variance and white.
 
     Paper Algorithm 1 applied to a noise stack ``E``: like :func:`render_image`,
@@ -43,7 +44,7 @@ def render_noise(noise: torch.Tensor, zoom_factor: int) -> torch.Tensor:
 
     Args:
         noise: noise stack, usually i.i.d. unit Gaussian.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the layout, or the zoom factor ``p``.
 
     Returns:
         Rendered noise, same shape and dtype as ``noise``.
@@ -51,10 +52,11 @@ def render_noise(noise: torch.Tensor, zoom_factor: int) -> torch.Tensor:
     Shape:
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
-    return _paste_finer_levels(noise, zoom_factor, patch_gain=float(zoom_factor), name="noise")
+    layout = check_stack(noise, zoom, "noise")
+    return paste_finer_levels(noise, layout, patch_gain=float(layout.zoom_factor))
 
 
-def overlap_difference(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
+def overlap_difference(stack: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     """Where consecutive levels disagree: each level's centre minus the next level, box-shrunk.
 
     Zero for a consistent stack (any output of :func:`render_image`). This is
@@ -63,7 +65,7 @@ def overlap_difference(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
 
     Args:
         stack: zoom stack, level 0 the widest.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the layout, or the zoom factor ``p``.
 
     Returns:
         The differences, in the stack's dtype.
@@ -71,17 +73,17 @@ def overlap_difference(stack: torch.Tensor, zoom_factor: int) -> torch.Tensor:
     Shape:
         ``(N, C, H, W)`` -> ``(N - 1, C, H / p, W / p)``.
     """
-    check_stack(stack, zoom_factor)
-    window = child_window(stack.shape[-2], stack.shape[-1], zoom_factor)
-    return stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], zoom_factor)
+    layout = check_stack(stack, zoom)
+    window = layout.child_window(stack.shape[-2], stack.shape[-1])
+    return stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], layout.zoom_factor)
 
 
-def _paste_finer_levels(stack: torch.Tensor, zoom_factor: int, patch_gain: float, name: str) -> torch.Tensor:
-    check_stack(stack, zoom_factor, name)
+def paste_finer_levels(stack: torch.Tensor, layout: ZoomLayout, patch_gain: float) -> torch.Tensor:
+    """Algorithm 1's pasting, finest level first, with each pasted patch scaled by ``patch_gain``; not validated."""
     levels, _, height, width = stack.shape
-    window = child_window(height, width, zoom_factor)
+    window = layout.child_window(height, width)
     views = stack.to(working_dtype(stack.dtype), copy=True)
     for level in range(levels - 2, -1, -1):
-        patch = box_downsample(views[level + 1 : level + 2], zoom_factor)[0]
+        patch = box_downsample(views[level + 1 : level + 2], layout.zoom_factor)[0]
         views[level, :, window.rows, window.cols] = patch * patch_gain
     return views.to(stack.dtype)

@@ -2,8 +2,23 @@
 
 from comfy_api.latest import io
 
-from ..sampler import Grounding
-from .types import GroundingSocket
+from .schema import CATEGORY, bounds_error, check_percent_range, level_input, percent_input
+from .types import GroundingSocket, PhotoGrounding, SchedulePercent
+
+NODE = "Zoom Photo Grounding"
+
+
+def photo_latent(image, vae, latent):
+    """The one photo, as a VAE latent ``(C, h, w)``: given as a LATENT, or an IMAGE encoded with the VAE."""
+    if latent is not None and image is None:
+        samples = latent["samples"]
+    elif image is not None and vae is not None and latent is None:
+        samples = vae.encode(image[:, :, :, :3])
+    else:
+        raise ValueError(f"{NODE}: connect either image and vae, or latent")
+    if samples.ndim != 4 or samples.shape[0] != 1:
+        raise ValueError(f"{NODE}: needs one photo; got a batch of {samples.shape[0]}")
+    return samples[0]
 
 
 class ZoomPhotoGrounding(io.ComfyNode):
@@ -11,8 +26,8 @@ class ZoomPhotoGrounding(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_ZoomPhotoGrounding",
-            display_name="Zoom Photo Grounding",
-            category="powers_of_ten",
+            display_name=NODE,
+            category=CATEGORY,
             description=(
                 "Anchors one zoom level to a real photo: that level reproduces the photo, the levels around it "
                 "agree with it, and deeper levels invent detail from their prompts. The photo must show the "
@@ -21,7 +36,7 @@ class ZoomPhotoGrounding(io.ComfyNode):
                 "KSampler or Zoom Guider."
             ),
             inputs=[
-                io.Int.Input("level", default=0, min=0, max=63, tooltip="The level the photo shows (0: the widest)."),
+                level_input("level", "The level the photo shows (0: the widest)."),
                 io.Image.Input("image", optional=True, tooltip="The photo; needs the VAE. Or connect latent instead."),
                 io.Vae.Input("vae", optional=True, tooltip="The VAE that encodes the photo (the model's own VAE)."),
                 io.Latent.Input("latent", optional=True, tooltip="The photo already encoded, instead of image + VAE."),
@@ -42,14 +57,16 @@ class ZoomPhotoGrounding(io.ComfyNode):
                     tooltip="How far each optimisation step may move the estimates (Adam learning rate; the paper: "
                     "0.1). Applies to every photo in the chain.",
                 ),
-                io.Float.Input(
-                    "fraction",
-                    default=0.8,
-                    min=0.0,
-                    max=1.0,
-                    step=0.01,
-                    tooltip="Share of the schedule, from the noisy end, that is grounded; the rest lets the "
-                    "model refine detail freely. Applies to every photo in the chain.",
+                percent_input(
+                    "start_percent",
+                    0.0,
+                    "Where in the schedule grounding starts (0: the noisy start). Applies to every photo in the chain.",
+                ),
+                percent_input(
+                    "end_percent",
+                    0.8,
+                    "Where in the schedule grounding ends; after it the model refines detail freely (the paper "
+                    "grounds most but not all of the schedule). Applies to every photo in the chain.",
                 ),
                 GroundingSocket.Input("grounding", optional=True, tooltip="Photos of other levels to keep."),
             ],
@@ -57,15 +74,27 @@ class ZoomPhotoGrounding(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, level, steps, strength, fraction, image=None, vae=None, latent=None, grounding=None):
-        if latent is not None and image is None:
-            samples = latent["samples"]
-        elif image is not None and vae is not None and latent is None:
-            samples = vae.encode(image[:, :, :, :3])
-        else:
-            raise ValueError("Zoom Photo Grounding: connect either image and vae, or latent")
-        if samples.ndim != 4 or samples.shape[0] != 1:
-            raise ValueError(f"Zoom Photo Grounding: needs one photo; got a batch of {samples.shape[0]}")
+    def validate_inputs(cls, start_percent=None, end_percent=None) -> bool | str:
+        return (
+            bounds_error(cls, start_percent=start_percent, end_percent=end_percent)
+            or check_percent_range(NODE, "", start_percent, end_percent)
+            or True
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        level,
+        steps,
+        strength,
+        start_percent=0.0,
+        end_percent=0.8,
+        image=None,
+        vae=None,
+        latent=None,
+        grounding=None,
+    ) -> io.NodeOutput:
         photos = dict(grounding.photos) if grounding is not None else {}
-        photos[level] = samples[0]
-        return io.NodeOutput(Grounding(photos, steps=steps, learning_rate=strength, fraction=fraction))
+        photos[level] = photo_latent(image, vae, latent)
+        when = SchedulePercent(start_percent, end_percent)
+        return io.NodeOutput(PhotoGrounding(photos, steps=steps, strength=strength, when=when))

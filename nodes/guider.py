@@ -1,9 +1,8 @@
-"""The joint multi-scale GUIDER: per-level CFG estimates, blended and rendered (paper Algorithm 2)."""
+"""The joint multi-scale GUIDER: per-level CFG estimates, made consistent by the joint step (paper Algorithm 2)."""
 
 import inspect
 import logging
 import time
-from dataclasses import replace
 
 import comfy.model_management
 import comfy.model_patcher
@@ -12,10 +11,10 @@ import node_helpers
 import torch
 from comfy_api.latest import io
 
-from ..blending import child_window, consolidate_estimates, consolidate_through_codec
-from ..sampler import Grounding, check_grounding, ground_estimates, grounding_sigma, rendered_noise_sampler
-from .conditioning import group_levels
-from .types import GroundingSocket, PixelConsolidation, ZoomPlan, ZoomPlanSocket
+from ..sampler import Grounding, JointStep, PixelSpace, rendered_noise_sampler
+from .conditioning import LevelGroup, group_levels
+from .schema import CATEGORY, bounds_error, check_percent_range, percent_input
+from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, SchedulePercent, ZoomPlan, ZoomPlanSocket
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +22,22 @@ log = logging.getLogger(__name__)
 class ZoomGuider(comfy.samplers.CFGGuider):
     """CFGGuider whose estimate of every level agrees with the others where they overlap.
 
-    ``predict_noise`` (which returns denoised estimates) evaluates every level's
-    classifier-free-guided estimate, with all levels that share a model and
-    batchable conditioning in one call, then blends the estimates into a zoom
-    stack and renders each level from it. When the sampler takes a
-    ``noise_sampler``, it is given rendered noise, so ancestral and SDE
-    samplers inject noise that agrees across levels; deterministic samplers
-    need nothing more. Works with any SAMPLER and SIGMAS through core
-    SamplerCustomAdvanced.
+    Like core's small guiders (``Guider_DualCFG``): the conditioning is set up
+    here, and ``predict_noise`` (which returns denoised estimates) makes the
+    model calls, every level's classifier-free-guided estimate with all levels
+    that share a model and batchable conditioning in one call, and hands them to
+    the pack's :class:`~..sampler.JointStep` (grounding, blending and rendering).
+    Samplers that take a ``noise_sampler`` are given rendered noise, so
+    ancestral and SDE samplers inject noise that agrees across levels. Works
+    with any SAMPLER and SIGMAS through core SamplerCustomAdvanced.
 
-    With a :class:`~..sampler.Grounding`, the estimates take a few Adam steps
-    toward real photos before each blend (paper §4.4). With a
-    :class:`~.types.PixelConsolidation`, blending and rendering run on the
-    VAE-decoded images at the chosen steps, and only the change they make is
-    encoded back (method.md, "Latent models").
+    Args:
+        model_patcher: the MODEL for every level the plan does not override.
+        plan: per-level conditioning and models.
+        cfg: classifier-free guidance scale, for every level.
+        node: the node the user placed (named in error messages).
+        grounding: photos from Zoom Photo Grounding.
+        pixel_space: a VAE to consolidate through, and when.
     """
 
     def __init__(
@@ -44,102 +45,42 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         model_patcher,
         plan: ZoomPlan,
         cfg: float,
-        grounding: Grounding | None = None,
+        *,
+        node: str,
+        grounding: PhotoGrounding | None = None,
         pixel_space: PixelConsolidation | None = None,
     ):
         super().__init__(model_patcher)
-        self.plan = plan
-        self.grounding = grounding
-        self.pixel_space = pixel_space
         self.set_cfg(cfg)
+        self.plan, self.node = plan, node
         self.groups = group_levels(plan, model_patcher)
         for group in self.groups:
             check_compatible_model(group.model, model_patcher, group.levels)
-        conds = {}
-        for number, group in enumerate(self.groups):
-            conds[f"positive_{number}"] = group.positive
-            conds[f"negative_{number}"] = node_helpers.conditioning_set_values(
-                group.negative, {"prompt_type": "negative"}
-            )
-        self.inner_set_conds(conds)
-        self._active_model = model_patcher
+        self.inner_set_conds(level_conds(self.groups, model_patcher))
+        self.models = LevelModels(model_patcher)
+        self.step = joint_step(model_patcher, plan, grounding, pixel_space)
 
     def sample(
         self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None
     ):
-        levels, zoom_factor = self.plan.zoom.levels, self.plan.zoom.zoom_factor
-        if noise.ndim != 4 or noise.shape[0] != levels:
-            raise ValueError(
-                f"Zoom Guider: the latent holds {noise.shape[0]} images of shape {tuple(noise.shape[1:])}, "
-                f"but the zoom plan has {levels} levels; use the latent from the same Empty Zoom Latent"
-            )
-        child_window(noise.shape[2], noise.shape[3], zoom_factor, name="Zoom Guider: the latent")
-        if self.grounding is not None:
-            try:
-                check_grounding(self.grounding, noise.shape)
-            except ValueError as error:
-                raise ValueError(f"Zoom Photo Grounding: {error}") from error
+        check_latent(noise, self.plan, self.step, self.node)
+        sampler = with_rendered_noise(sampler, noise, self.step, seed)
         start = time.perf_counter()
-        samples = super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
+        try:
+            samples = super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
+        finally:
+            self.models.release()
         log.info(
             "Zoom sampling: %d levels, zoom factor %d, %d steps, %.1f s",
-            levels,
-            zoom_factor,
+            self.plan.zoom.levels,
+            self.plan.zoom.zoom_factor,
             max(len(sigmas) - 1, 0),
             time.perf_counter() - start,
         )
         return samples
 
-    def inner_sample(self, noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed):
-        sampler = with_rendered_noise(sampler, noise, self.plan.zoom.zoom_factor, seed)
-        self.schedule = sigmas
-        if self.grounding is not None:
-            photos = {
-                level: self.inner_model.process_latent_in(photo[None].to(device))[0]
-                for level, photo in self.grounding.photos.items()
-            }
-            self.model_space_grounding = replace(self.grounding, photos=photos)
-            self.ground_above = grounding_sigma(sigmas, self.grounding.fraction)
-        return super().inner_sample(
-            noise, latent_image, device, sampler, sigmas, denoise_mask, callback, disable_pbar, seed
-        )
-
-    def outer_sample(self, *args, **kwargs):
-        self._active_model = self.model_patcher
-        try:
-            return super().outer_sample(*args, **kwargs)
-        finally:
-            for group in self.groups:
-                if group.model is not self.model_patcher:
-                    group.model.cleanup()
-
     def predict_noise(self, x, timestep, model_options=None, seed=None):
-        estimates = self.estimate_levels(x, timestep, model_options or {}, seed)
-        zoom_factor, sigma = self.plan.zoom.zoom_factor, float(timestep.max())
-        if self.grounding is not None and sigma > self.ground_above:
-            estimates = ground_estimates(estimates, zoom_factor, self.model_space_grounding)
-        if self.pixel_space is not None and self.pixel_space.applies(self.step_of(sigma), sigma):
-            return self.consolidate_in_pixels(estimates)
-        return consolidate_estimates(estimates, zoom_factor)
-
-    def step_of(self, sigma: float) -> int:
-        """The schedule step a sigma belongs to; a sampler's sub-step sigmas count to the step they start from."""
-        return int((self.schedule >= sigma).sum()) - 1
-
-    def consolidate_in_pixels(self, estimates):
-        """Blend and render the decoded estimates; encode back only the change (method.md, "Latent models")."""
-        vae, model = self.pixel_space.vae, self.inner_model
-
-        def decode(latents):
-            return vae.decode(model.process_latent_out(latents)).movedim(-1, 1)
-
-        def encode(images):
-            return model.process_latent_in(vae.encode(images.movedim(1, -1)).to(estimates.device))
-
-        consolidated = consolidate_through_codec(estimates, self.plan.zoom.zoom_factor, decode, encode)
-        # Loading the VAE may have pushed the diffusion model out of VRAM.
-        comfy.model_management.load_models_gpu([self.model_patcher])
-        return consolidated
+        return self.step(self.estimate_levels(x, timestep, model_options or {}, seed), float(timestep.max()))
 
     def estimate_levels(self, x, timestep, model_options, seed):
         """Every level's own CFG estimate, before blending: ``(N, C, H, W)`` denoised latents."""
@@ -152,7 +93,7 @@ class ZoomGuider(comfy.samplers.CFGGuider):
             if group.model is not self.model_patcher:
                 options = override_model_options(group.model, model_options)
             estimates[rows] = comfy.samplers.sampling_function(
-                self._activate(group.model),
+                self.models.use(group.model),
                 x if whole else x[rows],
                 timestep if whole else timestep[rows],
                 self.conds.get(f"negative_{number}"),
@@ -161,21 +102,118 @@ class ZoomGuider(comfy.samplers.CFGGuider):
                 model_options=options,
                 seed=seed,
             )
-        self._activate(self.model_patcher)
+        self.models.use(self.model_patcher)
         return estimates
 
-    def _activate(self, model_patcher):
-        """Make ``model_patcher``'s weights the live ones and return its model.
 
-        An override MODEL that is a clone of the guider's (a LoRA loaded on the
-        same checkpoint) shares its weights, so ComfyUI can patch only one of
-        them at a time: switching re-patches, once per step and override.
-        """
-        if model_patcher is not self._active_model:
+class LevelModels:
+    """The models the levels use during one sampling run, made live in turn.
+
+    An override MODEL loaded separately (another checkpoint) is loaded and
+    cleaned up by ComfyUI with the sampler's own model, through the
+    conditioning's ``additional_models`` (:func:`level_conds`). One that is a
+    clone of the sampler's model (a LoRA loaded on the same checkpoint) shares
+    its weights, and ComfyUI keeps only one clone of a model patched at a time
+    (``load_models_gpu`` detaches the others). Such a clone is therefore made
+    live before its levels' model call and the sampler's model after the
+    calls: one re-patch per evaluation and clone. Hook LoRAs on a level's
+    conditioning need no switching.
+    """
+
+    def __init__(self, main):
+        self.main = main
+        self.live = main
+        self.started: set[int] = set()
+        self.clones_used: dict[int, object] = {}
+
+    def use(self, model_patcher):
+        """Make ``model_patcher`` the one whose weights are live and return its model."""
+        if model_patcher is not self.main and not model_patcher.is_clone(self.main):
+            if id(model_patcher) not in self.started:
+                model_patcher.pre_run()
+                self.started.add(id(model_patcher))
+            return model_patcher.model
+        if model_patcher is not self.live:
             comfy.model_management.load_models_gpu([model_patcher])
             model_patcher.pre_run()
-            self._active_model = model_patcher
+            self.live = model_patcher
+            if model_patcher is not self.main:
+                self.clones_used[id(model_patcher)] = model_patcher
         return model_patcher.model
+
+    def release(self) -> None:
+        """Clean up the clones that were made live; ComfyUI cleans up the rest."""
+        for clone in self.clones_used.values():
+            clone.cleanup()
+        self.clones_used.clear()
+        self.started.clear()
+        self.live = self.main
+
+
+def level_conds(groups: list[LevelGroup], main) -> dict[str, list]:
+    """The guider's conds: ``positive_k`` / ``negative_k`` for group ``k``; separate override models ride along.
+
+    A separately loaded override model goes into its group's conditioning as
+    ``additional_models``, so that ComfyUI's ``prepare_sampling`` loads it with
+    the sampler's model and ``cleanup_models`` releases it.
+    """
+    conds = {}
+    for number, group in enumerate(groups):
+        positive = group.positive
+        if group.model is not main and not group.model.is_clone(main):
+            positive = node_helpers.conditioning_set_values(positive, {"additional_models": [group.model]})
+        conds[f"positive_{number}"] = positive
+        conds[f"negative_{number}"] = node_helpers.conditioning_set_values(group.negative, {"prompt_type": "negative"})
+    return conds
+
+
+def joint_step(
+    model_patcher, plan: ZoomPlan, grounding: PhotoGrounding | None, pixel_space: PixelConsolidation | None
+) -> JointStep:
+    """The pack's joint step for this model: photos moved into the model's latent space, percents into sigmas."""
+    base_model = model_patcher.model
+    model_sampling = model_patcher.get_model_object("model_sampling")
+    model_grounding = None
+    if grounding is not None:
+        photos = {level: base_model.process_latent_in(photo[None])[0] for level, photo in grounding.photos.items()}
+        model_grounding = Grounding(photos, grounding.steps, grounding.strength, grounding.when.sigmas(model_sampling))
+    model_pixel_space = None
+    if pixel_space is not None:
+        decode, encode = vae_codec(pixel_space.vae, model_patcher)
+        model_pixel_space = PixelSpace(decode, encode, pixel_space.when.sigmas(model_sampling))
+    return JointStep(plan.zoom.layout, grounding=model_grounding, pixel_space=model_pixel_space)
+
+
+def vae_codec(vae, model_patcher):
+    """Decode and encode between the model's latent space and images ``(B, C, H, W)``, through a VAE."""
+    base_model = model_patcher.model
+
+    def decode(latents):
+        return vae.decode(base_model.process_latent_out(latents)).movedim(-1, 1)
+
+    def encode(images):
+        latents = base_model.process_latent_in(vae.encode(images.movedim(1, -1)))
+        # Loading the VAE may have pushed the diffusion model out of VRAM.
+        comfy.model_management.load_models_gpu([model_patcher])
+        return latents
+
+    return decode, encode
+
+
+def check_latent(noise, plan: ZoomPlan, step: JointStep, node: str) -> None:
+    """The latent the sampler was given must be the zoom's: one image per level, of a size that holds the zoom."""
+    levels = plan.zoom.levels
+    if noise.ndim != 4 or noise.shape[0] != levels:
+        raise ValueError(
+            f"{node}: the latent holds {noise.shape[0]} images of shape {tuple(noise.shape[1:])}, but the zoom plan "
+            f"has {levels} levels; use the latent from the same Empty Zoom Latent"
+        )
+    step.layout.check_size(noise.shape[-2], noise.shape[-1], name=f"{node}: the latent")
+    if step.grounding is not None:
+        try:
+            step.grounding.check(noise.shape)
+        except ValueError as error:
+            raise ValueError(f"Zoom Photo Grounding: {error}") from None
 
 
 def override_model_options(model_patcher, model_options):
@@ -206,12 +244,12 @@ def check_compatible_model(model_patcher, reference, levels) -> None:
         )
 
 
-def with_rendered_noise(sampler, noise, zoom_factor, seed):
+def with_rendered_noise(sampler, noise, step: JointStep, seed):
     """The same sampler, given rendered noise when its function takes a ``noise_sampler``."""
     if not isinstance(sampler, comfy.samplers.KSAMPLER) or not takes_noise_sampler(sampler.sampler_function):
         return sampler
     generator = torch.Generator().manual_seed(seed if seed is not None else 0)
-    noise_sampler = rendered_noise_sampler(noise, zoom_factor, generator=generator)
+    noise_sampler = rendered_noise_sampler(noise, step.layout, generator=generator)
     return comfy.samplers.KSAMPLER(
         sampler.sampler_function,
         {**sampler.extra_options, "noise_sampler": noise_sampler},
@@ -253,33 +291,38 @@ def consolidation_inputs() -> list:
         io.Vae.Input(
             "vae",
             optional=True,
-            tooltip="Optional: blend and render each step's estimates as decoded images instead of latents. "
-            "More faithful for latent models, at the cost of a decode and encode per step (TAESD is cheap).",
+            tooltip="Optional: blend and render the estimates as decoded images instead of latents, during the part "
+            "of the schedule set below. More faithful for latent models, at the cost of a decode and encode per "
+            "step (TAESD is cheap).",
         ),
-        io.Int.Input(
-            "pixel_every",
-            default=1,
-            min=1,
-            max=1000,
-            optional=True,
-            tooltip="With a VAE: work in pixel space on every n-th step only (latent space in between).",
+        percent_input(
+            "pixel_start_percent",
+            0.0,
+            "With a VAE: where in the schedule pixel-space consolidation starts (0: the noisy start).",
         ),
-        io.Float.Input(
-            "pixel_max_sigma",
-            default=0.0,
-            min=0.0,
-            max=1000.0,
-            step=0.01,
-            optional=True,
-            tooltip="With a VAE: work in pixel space only at noise levels up to this sigma; 0: at all levels.",
+        percent_input(
+            "pixel_end_percent",
+            1.0,
+            "With a VAE: where in the schedule pixel-space consolidation ends (1: the last step).",
         ),
     ]
 
 
-def make_zoom_guider(model, zoom_plan, cfg, grounding=None, vae=None, pixel_every=1, pixel_max_sigma=0.0):
+def consolidation_input_error(node: type[io.ComfyNode], start: float | None, end: float | None) -> str | None:
+    """What :func:`consolidation_inputs` alone show to be wrong, for the node's ``validate_inputs``."""
+    return bounds_error(node, pixel_start_percent=start, pixel_end_percent=end) or check_percent_range(
+        node.define_schema().display_name, "pixel_", start, end
+    )
+
+
+def make_zoom_guider(
+    model, zoom_plan, cfg, node: str, grounding=None, vae=None, pixel_start_percent=0.0, pixel_end_percent=1.0
+) -> ZoomGuider:
     """The guider the nodes build from their inputs."""
-    pixel_space = PixelConsolidation(vae, pixel_every, pixel_max_sigma) if vae is not None else None
-    return ZoomGuider(model, zoom_plan, cfg, grounding=grounding, pixel_space=pixel_space)
+    pixel_space = None
+    if vae is not None:
+        pixel_space = PixelConsolidation(vae, SchedulePercent(pixel_start_percent, pixel_end_percent))
+    return ZoomGuider(model, zoom_plan, cfg, node=node, grounding=grounding, pixel_space=pixel_space)
 
 
 class ZoomGuiderNode(io.ComfyNode):
@@ -288,7 +331,7 @@ class ZoomGuiderNode(io.ComfyNode):
         return io.Schema(
             node_id="P10_ZoomGuider",
             display_name="Zoom Guider",
-            category="powers_of_ten",
+            category=CATEGORY,
             description=(
                 "A guider for SamplerCustomAdvanced that samples every zoom level at once, each with its own "
                 "prompt, and keeps them consistent: each step's estimates are blended across levels and every "
@@ -304,5 +347,9 @@ class ZoomGuiderNode(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, pixel_start_percent=None, pixel_end_percent=None) -> bool | str:
+        return consolidation_input_error(cls, pixel_start_percent, pixel_end_percent) or True
+
+    @classmethod
     def execute(cls, model, zoom_plan, cfg, **consolidation) -> io.NodeOutput:
-        return io.NodeOutput(make_zoom_guider(model, zoom_plan, cfg, **consolidation))
+        return io.NodeOutput(make_zoom_guider(model, zoom_plan, cfg, "Zoom Guider", **consolidation))

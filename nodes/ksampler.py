@@ -7,7 +7,8 @@ import comfy.utils
 import latent_preview
 from comfy_api.latest import io
 
-from .guider import cfg_input, consolidation_inputs, make_zoom_guider, model_and_plan_inputs
+from .guider import cfg_input, consolidation_input_error, consolidation_inputs, make_zoom_guider, model_and_plan_inputs
+from .schema import CATEGORY
 
 
 class ZoomKSampler(io.ComfyNode):
@@ -16,7 +17,7 @@ class ZoomKSampler(io.ComfyNode):
         return io.Schema(
             node_id="P10_ZoomKSampler",
             display_name="Zoom KSampler",
-            category="powers_of_ten",
+            category=CATEGORY,
             description=(
                 "KSampler for zoom stacks: denoises all zoom levels together, each with its own prompt, so that "
                 "every level is a plausible image for its prompt and all levels agree where they overlap. "
@@ -61,15 +62,14 @@ class ZoomKSampler(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, pixel_start_percent=None, pixel_end_percent=None) -> bool | str:
+        return consolidation_input_error(cls, pixel_start_percent, pixel_end_percent) or True
+
+    @classmethod
     def execute(
         cls, model, zoom_plan, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise, **consolidation
     ) -> io.NodeOutput:
         samples = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
-        if samples.ndim != 4 or samples.shape[0] != zoom_plan.zoom.levels:
-            raise ValueError(
-                f"Zoom KSampler: latent_image holds {samples.shape[0]} images but zoom_plan has "
-                f"{zoom_plan.zoom.levels} levels; use the latent from the same Empty Zoom Latent"
-            )
         noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
         sigmas = comfy.samplers.KSampler(
             model,
@@ -81,7 +81,7 @@ class ZoomKSampler(io.ComfyNode):
             model_options=model.model_options,
         ).sigmas
         callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
-        guider = make_zoom_guider(model, zoom_plan, cfg, **consolidation)
+        guider = make_zoom_guider(model, zoom_plan, cfg, "Zoom KSampler", **consolidation)
         result = guider.sample(
             noise,
             samples,

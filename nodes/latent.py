@@ -1,31 +1,30 @@
-"""Empty Zoom Latent: the zoom stack's shape, and the one source of its level count and zoom factor."""
+"""Empty Zoom Latent: the zoom stack's shape, and the one source of its level count and layout."""
 
 import comfy.model_management
 import torch
 from comfy_api.latest import io
 
+from ..blending import ZoomLayout, size_multiple
+from .schema import CATEGORY, MAX_LEVELS, MAX_SIZE, bounds_error
 from .types import Zoom, ZoomSpec
 
 ZOOM_FACTORS = ["2", "4", "8"]
-MAX_SIZE = 8192
+NODE = "Empty Zoom Latent"
 
 
 def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int) -> str | None:
     """Why this image size cannot hold a zoom stack, or None when it can.
 
-    Each level sits centred on whole latent pixels inside its parent, so the
-    latent width and height must be multiples of ``2 * zoom_factor``.
+    The rule is the geometry's (:func:`~..blending.size_multiple`), on latent
+    pixels; this states it in image pixels, which is what the user sets.
     """
-    step = 2 * zoom_factor * downscale
+    step = size_multiple(zoom_factor) * downscale
     for label, size in (("width", width), ("height", height)):
-        # validate_inputs takes over ComfyUI's own min/max check for these inputs.
-        if size > MAX_SIZE:
-            return f"Empty Zoom Latent: {label} {size} px is above the maximum of {MAX_SIZE} px"
-        if size < step or size % step:
+        if size % step:
             return (
-                f"Empty Zoom Latent: {label} {size} px is not a multiple of {step} px; with zoom factor "
-                f"{zoom_factor} the latent {label} ({size} px / {downscale}) must be a multiple of {2 * zoom_factor} "
-                f"so every level sits centred on whole latent pixels"
+                f"{NODE}: {label} {size} px is not a multiple of {step} px; with zoom factor {zoom_factor} the "
+                f"latent {label} ({size} px / {downscale}) must be a multiple of {size_multiple(zoom_factor)} so "
+                f"every level sits centred on whole latent pixels"
             )
     return None
 
@@ -35,8 +34,8 @@ class EmptyZoomLatent(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_EmptyZoomLatent",
-            display_name="Empty Zoom Latent",
-            category="powers_of_ten",
+            display_name=NODE,
+            category=CATEGORY,
             description=(
                 "Starts a zoom: an empty latent whose batch holds the zoom levels, level 0 the widest view and "
                 "each next level the central 1/zoom_factor of the one before. Its ZOOM output tells the other "
@@ -44,16 +43,16 @@ class EmptyZoomLatent(io.ComfyNode):
             ),
             inputs=[
                 io.Int.Input(
-                    "width", default=512, min=16, max=8192, step=16, tooltip="Width of every level, in pixels."
+                    "width", default=512, min=16, max=MAX_SIZE, step=16, tooltip="Width of every level, in pixels."
                 ),
                 io.Int.Input(
-                    "height", default=512, min=16, max=8192, step=16, tooltip="Height of every level, in pixels."
+                    "height", default=512, min=16, max=MAX_SIZE, step=16, tooltip="Height of every level, in pixels."
                 ),
                 io.Int.Input(
                     "levels",
                     default=6,
                     min=2,
-                    max=64,
+                    max=MAX_LEVELS,
                     tooltip="Number of zoom levels (one prompt per level). Each level zooms in by zoom_factor.",
                 ),
                 io.Combo.Input(
@@ -80,9 +79,12 @@ class EmptyZoomLatent(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, width, height, zoom_factor) -> bool | str:
-        if zoom_factor not in ZOOM_FACTORS:
-            return f"Empty Zoom Latent: zoom_factor must be one of {', '.join(ZOOM_FACTORS)}; got {zoom_factor}"
+    def validate_inputs(cls, width=None, height=None, zoom_factor=None) -> bool | str:
+        if zoom_factor is not None and zoom_factor not in ZOOM_FACTORS:
+            return f"{NODE}: zoom_factor must be one of {', '.join(ZOOM_FACTORS)}; got {zoom_factor}"
+        error = bounds_error(cls, width=width, height=height)
+        if error or None in (width, height, zoom_factor):
+            return error or True
         # A connected VAE's downscale is unknown until execution; 8 is that of every image VAE ComfyUI loads.
         return latent_size_error(width, height, int(zoom_factor), 8) or True
 
@@ -103,4 +105,4 @@ class EmptyZoomLatent(io.ComfyNode):
             [levels, channels, height // downscale, width // downscale],
             device=comfy.model_management.intermediate_device(),
         )
-        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, zoom_factor))
+        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, ZoomLayout(zoom_factor)))

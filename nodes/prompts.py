@@ -2,7 +2,8 @@
 
 from comfy_api.latest import io
 
-from .types import LevelConditioning, Zoom, ZoomPlan, ZoomPlanSocket
+from .schema import CATEGORY, DEEPEST, bounds_error, level_input, resolve_level, zoom_input
+from .types import LevelConditioning, ZoomPlan, ZoomPlanSocket
 
 
 def split_prompts(text: str) -> list[str]:
@@ -21,14 +22,14 @@ class ZoomPrompts(io.ComfyNode):
         return io.Schema(
             node_id="P10_ZoomPrompts",
             display_name="Zoom Prompts",
-            category="powers_of_ten",
+            category=CATEGORY,
             description=(
                 "One prompt per zoom level, widest view first: write one line per level (blank lines are "
                 "ignored). Prefix and suffix are added to every line; the negative prompt is shared."
             ),
             inputs=[
                 io.Clip.Input("clip", tooltip="The text encoder, e.g. from Load Checkpoint."),
-                Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels to write prompts for."),
+                zoom_input(),
                 io.String.Input(
                     "prompts",
                     multiline=True,
@@ -63,13 +64,16 @@ class ZoomPrompts(io.ComfyNode):
         return io.NodeOutput(ZoomPlan(zoom, levels))
 
 
+NODE = "Zoom Level Override"
+
+
 class ZoomLevelOverride(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_ZoomLevelOverride",
-            display_name="Zoom Level Override",
-            category="powers_of_ten",
+            display_name=NODE,
+            category=CATEGORY,
             description=(
                 "Replaces, for one level or a range of levels, the positive and/or negative conditioning and/or "
                 "the model (e.g. a LoRA-loaded or different checkpoint for some scales). Chain several to "
@@ -79,16 +83,8 @@ class ZoomLevelOverride(io.ComfyNode):
                 ZoomPlanSocket.Input(
                     "zoom_plan", tooltip="The zoom plan to change, from Zoom Prompts or another override."
                 ),
-                io.Int.Input(
-                    "first_level", default=0, min=0, max=63, tooltip="First level to override (0 is the widest)."
-                ),
-                io.Int.Input(
-                    "last_level",
-                    default=-1,
-                    min=-1,
-                    max=63,
-                    tooltip="Last level to override, inclusive; -1 overrides first_level only.",
-                ),
+                level_input("first_level", "First level to override (0 is the widest)."),
+                level_input("last_level", "Last level to override, inclusive.", default=DEEPEST, deepest=True),
                 io.Conditioning.Input("positive", optional=True, tooltip="New positive conditioning for these levels."),
                 io.Conditioning.Input("negative", optional=True, tooltip="New negative conditioning for these levels."),
                 io.Model.Input(
@@ -101,22 +97,24 @@ class ZoomLevelOverride(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, first_level, last_level) -> bool | str:
-        if last_level != -1 and last_level < first_level:
-            return f"Zoom Level Override: last_level {last_level} is before first_level {first_level}"
+    def validate_inputs(cls, first_level=None, last_level=None) -> bool | str:
+        error = bounds_error(cls, first_level=first_level, last_level=last_level)
+        if error:
+            return error
+        if None not in (first_level, last_level) and last_level != DEEPEST and last_level < first_level:
+            return f"{NODE}: last_level {last_level} is before first_level {first_level}"
         return True
 
     @classmethod
     def execute(cls, zoom_plan, first_level, last_level, positive=None, negative=None, model=None) -> io.NodeOutput:
-        last = first_level if last_level == -1 else last_level
         levels = zoom_plan.zoom.levels
-        if last >= levels:
+        last = resolve_level(last_level, levels)
+        if max(first_level, last) >= levels:
             raise ValueError(
-                f"Zoom Level Override: levels {first_level}-{last} reach past the zoom's "
-                f"{levels} levels (0-{levels - 1})"
+                f"{NODE}: levels {first_level}-{last} reach past the zoom's {levels} levels (0-{levels - 1})"
             )
         changes = {"positive": positive, "negative": negative, "model": model}
         changes = {name: value for name, value in changes.items() if value is not None}
         if not changes:
-            raise ValueError("Zoom Level Override: connect at least one of positive, negative or model")
+            raise ValueError(f"{NODE}: connect at least one of positive, negative or model")
         return io.NodeOutput(zoom_plan.with_override(first_level, last, **changes))

@@ -3,33 +3,39 @@
 import torch
 from comfy_api.latest import io
 
-from ..blending import blend, child_window, render_image
-from .types import ImageOrLatent, Zoom
+from ..blending import blend, render_image
+from .schema import CATEGORY, zoom_input
+from .types import ImageOrLatent
 
+VIEWS = "Zoom Views Side by Side"
 STACK_TOOLTIP = "A zoom stack: an IMAGE batch (e.g. from VAE Decode) or a LATENT, one entry per level."
 
 
 def apply_to_stack(function, stack, zoom, node: str):
-    """Run a blending function on an IMAGE batch or a LATENT, returning the same kind."""
-    if isinstance(stack, dict):
-        samples = stack["samples"]
-        zoom.check_count(samples.shape[0], node, "the latent")
-        output = stack.copy()
-        output["samples"] = function(samples, zoom.zoom_factor)
-        return output
-    zoom.check_count(stack.shape[0], node, "the image batch")
-    return function(stack.movedim(-1, 1), zoom.zoom_factor).movedim(1, -1).clamp(0, 1)
+    """Run a blending function on an IMAGE batch or a LATENT, returning the same kind; errors name ``node``."""
+    is_latent = isinstance(stack, dict)
+    samples = stack["samples"] if is_latent else stack.movedim(-1, 1)
+    zoom.check_count(samples.shape[0], node, "the latent" if is_latent else "the image batch")
+    try:
+        result = function(samples, zoom.layout)
+    except ValueError as error:
+        raise ValueError(f"{node}: {error}") from None
+    if not is_latent:
+        return result.movedim(1, -1).clamp(0, 1)
+    output = stack.copy()
+    output["samples"] = result
+    return output
 
 
 def _stack_schema(node_id: str, display_name: str, description: str) -> io.Schema:
     return io.Schema(
         node_id=node_id,
         display_name=display_name,
-        category="powers_of_ten",
+        category=CATEGORY,
         description=description,
         inputs=[
             io.MultiType.Input("stack", types=[io.Image, io.Latent], tooltip=STACK_TOOLTIP),
-            Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+            zoom_input(),
         ],
         outputs=[ImageOrLatent.Output(display_name="stack", tooltip="The same kind of stack that came in.")],
     )
@@ -67,7 +73,7 @@ class RenderZoomStack(io.ComfyNode):
         return io.NodeOutput(apply_to_stack(render_image, stack, zoom, "Render Zoom Stack"))
 
 
-def lay_out_views(images: torch.Tensor, zoom_factor: int, gap: int, outline: bool) -> torch.Tensor:
+def lay_out_views(images: torch.Tensor, layout, gap: int, outline: bool) -> torch.Tensor:
     """Views side by side, optionally with the next level's footprint outlined in red.
 
     Shape:
@@ -75,7 +81,8 @@ def lay_out_views(images: torch.Tensor, zoom_factor: int, gap: int, outline: boo
     """
     levels, height, width, channels = images.shape
     canvas = images.new_ones(1, height, levels * width + (levels - 1) * gap, channels)
-    window = child_window(height, width, zoom_factor, name="Zoom Views: the image batch")
+    layout.check_size(height, width, name=f"{VIEWS}: the image batch")
+    window = layout.child_window(height, width)
     red = images.new_tensor([1.0, 0.0, 0.0] + [1.0] * (channels - 3))
     for level in range(levels):
         view = images[level].clone()
@@ -99,15 +106,15 @@ class ZoomViews(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_ZoomViews",
-            display_name="Zoom Views Side by Side",
-            category="powers_of_ten",
+            display_name=VIEWS,
+            category=CATEGORY,
             description=(
                 "Lays a zoom stack's images out in one row, widest view first, for Preview Image or Save Image; "
                 "optionally outlines where the next level sits inside each view."
             ),
             inputs=[
                 io.Image.Input("images", tooltip="The zoom stack's images, e.g. from Render Zoom Stack."),
-                Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+                zoom_input(),
                 io.Int.Input("gap", default=8, min=0, max=256, tooltip="White space between views, in pixels."),
                 io.Boolean.Input("outline", default=True, tooltip="Outline the next level's footprint in red."),
             ],
@@ -116,5 +123,5 @@ class ZoomViews(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, zoom, gap, outline) -> io.NodeOutput:
-        zoom.check_count(images.shape[0], "Zoom Views", "the image batch")
-        return io.NodeOutput(lay_out_views(images, zoom.zoom_factor, gap, outline))
+        zoom.check_count(images.shape[0], VIEWS, "the image batch")
+        return io.NodeOutput(lay_out_views(images, zoom.layout, gap, outline))

@@ -1,20 +1,28 @@
 """The pack's socket types and the plain objects that travel on them, defined once."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+import torch
 from comfy_api.latest import io
+
+from ..blending import ZoomLayout
+from ..sampler import SigmaRange
 
 
 @dataclass(frozen=True)
 class ZoomSpec:
-    """The shape of a zoom stack: how many levels and the zoom factor between them.
+    """The shape of a zoom stack: how many levels, and how they nest (the zoom factor between them).
 
-    Made by Empty Zoom Latent, the one source of truth that prompts, blending,
-    rendering and previews read.
+    Made by Empty Zoom Latent, the one source of truth that prompts, samplers,
+    blending, rendering, previews and videos read.
     """
 
     levels: int
-    zoom_factor: int
+    layout: ZoomLayout
+
+    @property
+    def zoom_factor(self) -> int:
+        return self.layout.zoom_factor
 
     def check_count(self, count: int, node: str, what: str) -> None:
         """Raise a ValueError naming ``node`` unless ``count`` (of ``what``) equals the number of levels."""
@@ -47,21 +55,39 @@ class ZoomPlan:
 
 
 @dataclass(frozen=True)
-class PixelConsolidation:
-    """When to blend and render through the VAE in pixel space instead of in latent space.
+class SchedulePercent:
+    """A part of the sampling schedule as ComfyUI states it: ``start_percent`` to ``end_percent``.
 
-    Attributes:
-        vae: the VAE that decodes and encodes the model's latents.
-        every: consolidate in pixel space on every ``every``-th step (1: every step).
-        max_sigma: only at sigmas at or below this; 0 means at any sigma.
+    The same vocabulary as ControlNet's and core's timestep ranges: 0 is the
+    noisy start, 1 the clean end, measured on the model's own timesteps.
     """
 
-    vae: object
-    every: int = 1
-    max_sigma: float = 0.0
+    start: float = 0.0
+    end: float = 1.0
 
-    def applies(self, step: int, sigma: float) -> bool:
-        return step % self.every == 0 and (self.max_sigma <= 0 or sigma <= self.max_sigma)
+    def sigmas(self, model_sampling) -> SigmaRange:
+        """The same range in sigma, through the model's ``percent_to_sigma``."""
+        return SigmaRange(
+            float(model_sampling.percent_to_sigma(self.start)), float(model_sampling.percent_to_sigma(self.end))
+        )
+
+
+@dataclass(frozen=True)
+class PhotoGrounding:
+    """Photos chained by Zoom Photo Grounding: VAE latents per level (not yet in the model's space) and settings."""
+
+    photos: dict[int, torch.Tensor] = field(default_factory=dict)
+    steps: int = 5
+    strength: float = 0.1
+    when: SchedulePercent = SchedulePercent(0.0, 0.8)
+
+
+@dataclass(frozen=True)
+class PixelConsolidation:
+    """Blending and rendering through the VAE, in pixel space, for the part of the schedule ``when`` names."""
+
+    vae: object
+    when: SchedulePercent = SchedulePercent()
 
 
 Zoom = io.Custom("P10_ZOOM")
@@ -71,7 +97,7 @@ ZoomPlanSocket = io.Custom("P10_ZOOM_PLAN")
 """Socket carrying a :class:`ZoomPlan`."""
 
 GroundingSocket = io.Custom("P10_GROUNDING")
-"""Socket carrying a :class:`~..sampler.Grounding` whose photos are VAE latents (not model-scaled)."""
+"""Socket carrying a :class:`PhotoGrounding`."""
 
 ImageOrLatent = io.Custom("IMAGE,LATENT")
 """Output socket of nodes that return what they were given: an IMAGE batch or a LATENT."""

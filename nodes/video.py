@@ -15,10 +15,20 @@ import torch
 from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
-from ..blending import DIRECTIONS, EASINGS, check_frame_size, iter_zoom_frames, render_zoom_frames, zoom_positions
-from .types import Zoom
+from ..blending import (
+    DIRECTIONS,
+    EASINGS,
+    ZoomLayout,
+    check_frame_size,
+    iter_zoom_frames,
+    render_zoom_frames,
+    zoom_positions,
+)
+from .schema import CATEGORY, DEEPEST, MAX_SIZE, bounds_error, level_input, resolve_level, zoom_input
 
 log = logging.getLogger(__name__)
+
+FRAMES, SAVE = "Zoom Video Frames", "Save Zoom Video"
 
 
 @dataclass(frozen=True)
@@ -46,15 +56,20 @@ def video_inputs() -> list:
             "images",
             tooltip="The zoom stack as images, one per level (e.g. after Blend Zoom Stack or Render Zoom Stack).",
         ),
-        Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor."),
+        zoom_input(),
         io.Int.Input(
-            "width", default=512, min=16, max=8192, step=2, tooltip="Frame width in pixels (even, for video codecs)."
+            "width",
+            default=512,
+            min=16,
+            max=MAX_SIZE,
+            step=2,
+            tooltip="Frame width in pixels (even, for video codecs).",
         ),
         io.Int.Input(
             "height",
             default=0,
             min=0,
-            max=8192,
+            max=MAX_SIZE,
             step=2,
             tooltip="Frame height in pixels (even). 0: from the width and the stack's aspect ratio. "
             "Frames always show the stack's whole field of view, so the aspect must match the stack's.",
@@ -88,41 +103,53 @@ def video_inputs() -> list:
             max=10000,
             tooltip="Frames to hold still where the zoom ends: the last frame, or for in_out the turning point.",
         ),
-        io.Int.Input(
-            "first_level", default=0, min=0, max=63, tooltip="The widest level the zoom starts from (0: the widest)."
-        ),
-        io.Int.Input(
-            "last_level", default=-1, min=-1, max=63, tooltip="The deepest level the zoom reaches (-1: the deepest)."
-        ),
+        level_input("first_level", "The widest level the zoom starts from (0: the widest)."),
+        level_input("last_level", "The deepest level the zoom reaches.", default=DEEPEST, deepest=True),
     ]
+
+
+def video_input_error(node: type[io.ComfyNode], width, height, first_level, last_level) -> str | None:
+    """What the shared inputs alone show to be wrong, at validation, before any sampling runs."""
+    error = bounds_error(node, width=width, height=height, first_level=first_level, last_level=last_level)
+    if error:
+        return error
+    name = node.define_schema().display_name
+    for label, value in (("width", width), ("height", height)):
+        if value is not None and value % 2:
+            return f"{name}: {label} {value} is odd; video codecs need even frame sizes"
+    if None not in (first_level, last_level) and last_level != DEEPEST and last_level <= first_level:
+        return f"{name}: last_level {last_level} must be deeper than first_level {first_level}"
+    return None
 
 
 @dataclass(frozen=True)
 class ZoomVideo:
-    """What both nodes render: the stack ``(N, C, H, W)``, the zoom factor, one position per frame, ``(h, w)``."""
+    """What both nodes render: the stack ``(N, C, H, W)``, its layout, one position per frame, ``(h, w)``."""
 
     stack: torch.Tensor
-    zoom_factor: int
+    layout: ZoomLayout
     positions: torch.Tensor
     size: tuple[int, int]
 
 
 def plan_zoom_video(node: str, images, zoom, width, height, last_level, **timing) -> ZoomVideo:
-    """Check the shared inputs and turn them into a :class:`ZoomVideo`; errors name ``node`` and the numbers."""
+    """The stack, frame size and frame positions the shared inputs describe; errors name ``node`` and the numbers."""
     zoom.check_count(images.shape[0], node, "the image batch")
     stack = images.movedim(-1, 1)
+    try:
+        size = frame_size(stack, width, height)
+        positions = zoom_positions(zoom.levels, last_level=resolve_level(last_level, zoom.levels), **timing)
+    except ValueError as error:
+        raise ValueError(f"{node}: {error}") from None
+    return ZoomVideo(stack, zoom.layout, positions, size)
+
+
+def frame_size(stack, width: int, height: int) -> tuple[int, int]:
+    """``(height, width)`` of the frames; a height of 0 follows the stack's aspect, rounded to an even size."""
     _, _, stack_height, stack_width = stack.shape
     if height == 0:
         height = 2 * round(width * stack_height / stack_width / 2)
-    if width % 2 or height % 2:
-        raise ValueError(f"{node}: width and height must be even for video codecs; got {width}x{height}")
-    try:
-        size = check_frame_size(stack_height, stack_width, (height, width))
-        last_level = zoom.levels - 1 if last_level == -1 else last_level
-        positions = zoom_positions(zoom.levels, last_level=last_level, **timing)
-    except ValueError as error:
-        raise ValueError(f"{node}: {error}") from None
-    return ZoomVideo(stack, zoom.zoom_factor, positions, size)
+    return check_frame_size(stack_height, stack_width, (height, width))
 
 
 class ZoomVideoFrames(io.ComfyNode):
@@ -130,8 +157,8 @@ class ZoomVideoFrames(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_ZoomVideoFrames",
-            display_name="Zoom Video Frames",
-            category="powers_of_ten",
+            display_name=FRAMES,
+            category=CATEGORY,
             description=(
                 "Renders a continuous zoom through a zoom stack as video frames: every frame takes each pixel from "
                 "the sharpest level that covers it, with anti-aliasing, and crossing from one level to the next "
@@ -143,13 +170,17 @@ class ZoomVideoFrames(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, width=None, height=None, first_level=None, last_level=None) -> bool | str:
+        return video_input_error(cls, width, height, first_level, last_level) or True
+
+    @classmethod
     def execute(cls, images, zoom, width, height, last_level, **timing) -> io.NodeOutput:
-        video = plan_zoom_video("Zoom Video Frames", images, zoom, width, height, last_level, **timing)
+        video = plan_zoom_video(FRAMES, images, zoom, width, height, last_level, **timing)
         height, width = video.size
         gib = video.positions.numel() * height * width * images.shape[-1] * images.element_size() / 2**30
         if gib > 2:
-            log.warning("Zoom Video Frames: %.1f GiB of frames in memory; Save Zoom Video streams them", gib)
-        frames = render_zoom_frames(video.stack, video.zoom_factor, video.positions, video.size)
+            log.warning("%s: %.1f GiB of frames in memory; %s streams them", FRAMES, gib, SAVE)
+        frames = render_zoom_frames(video.stack, video.layout, video.positions, video.size)
         return io.NodeOutput(frames.movedim(1, -1).clamp_(0, 1))
 
 
@@ -158,8 +189,8 @@ class SaveZoomVideo(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="P10_SaveZoomVideo",
-            display_name="Save Zoom Video",
-            category="powers_of_ten",
+            display_name=SAVE,
+            category=CATEGORY,
             description=(
                 "Renders a continuous zoom through a zoom stack and encodes it to a video file in the output folder, "
                 "frame by frame, so memory stays flat however long the video: mp4 (h264), webm (vp9) or animated "
@@ -190,11 +221,22 @@ class SaveZoomVideo(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(
+        cls, width=None, height=None, first_level=None, last_level=None, format=None, crf=None
+    ) -> bool | str:
+        error = video_input_error(cls, width, height, first_level, last_level) or bounds_error(cls, crf=crf)
+        if error or None in (format, crf):
+            return error or True
+        if format not in FORMATS:
+            return f"{SAVE}: format must be one of {', '.join(FORMATS)}; got {format!r}"
+        if crf > FORMATS[format].max_crf:
+            return f"{SAVE}: crf {crf} is above {format}'s maximum {FORMATS[format].max_crf}"
+        return True
+
+    @classmethod
     def execute(cls, images, zoom, width, height, last_level, format, crf, filename_prefix, **timing) -> io.NodeOutput:
-        node = "Save Zoom Video"
+        node = SAVE
         video_format = FORMATS[format]
-        if crf > video_format.max_crf:
-            raise ValueError(f"{node}: crf {crf} is above {format}'s maximum {video_format.max_crf}")
         video = plan_zoom_video(node, images, zoom, width, height, last_level, **timing)
         height, width = video.size
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
@@ -203,7 +245,7 @@ class SaveZoomVideo(io.ComfyNode):
         file = f"{name}_{counter:05}_.{video_format.extension}"
         # One frame at a time: the encoder is the bottleneck anyway, and small same-sized
         # temporaries keep the heap from fragmenting, so memory stays flat however long the video.
-        frames = iter_zoom_frames(video.stack, video.zoom_factor, video.positions, video.size, chunk_size=1)
+        frames = iter_zoom_frames(video.stack, video.layout, video.positions, video.size, chunk_size=1)
         progress = comfy.utils.ProgressBar(video.positions.numel())
 
         def on_chunk(count: int) -> None:

@@ -1,22 +1,28 @@
 """Joint multi-scale sampling of a zoom stack, in plain PyTorch.
 
-- :mod:`.joint`: :func:`sample_zoom_stack`, paper Algorithm 2 (Euler-ancestral on rendered estimates).
+- :mod:`.step`: :class:`JointStep`, the one implementation of what paper Algorithm 2 does to each
+  evaluation's estimates (grounding, blending and rendering in latent or pixel space).
+- :mod:`.joint`: :func:`sample_zoom_stack`, Algorithm 2's sampling loop (Euler-ancestral on rendered estimates).
 - :mod:`.noise`: :func:`rendered_noise_sampler`, a k-diffusion ``noise_sampler`` yielding Π_noise.
 - :mod:`.grounding`: photo-grounded zoom (paper §4.4), :func:`ground_estimates`.
+- :mod:`.schedule`: :class:`SigmaRange` (where in a schedule something runs) and :func:`check_sigmas`.
 """
 
-from .grounding import Grounding, check_grounding, ground_estimates, grounding_loss, grounding_sigma
-from .joint import ancestral_step, check_sigmas, sample_zoom_stack
+from .grounding import Grounding, ground_estimates, grounding_loss
+from .joint import ancestral_step, sample_zoom_stack
 from .noise import rendered_noise_sampler
+from .schedule import SigmaRange, check_sigmas
+from .step import JointStep, PixelSpace
 
 __all__ = [
     "Grounding",
+    "JointStep",
+    "PixelSpace",
+    "SigmaRange",
     "ancestral_step",
-    "check_grounding",
     "check_sigmas",
     "ground_estimates",
     "grounding_loss",
-    "grounding_sigma",
     "rendered_noise_sampler",
     "sample_zoom_stack",
 ]

@@ -5,59 +5,51 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..blending import box_downsample, nested_window
+from ..blending import ZoomLayout, box_downsample
+from .schedule import SigmaRange
 
 
 @dataclass(frozen=True)
 class Grounding:
-    """Photos that constrain a zoom stack, and how hard to pull toward them.
+    """Photos that constrain a zoom stack, how hard to pull toward them, and when.
 
     Attributes:
         photos: level index -> image of that level's whole field of view,
             ``(C, H, W)`` in the stack's space (pixels, or latents of the same model).
         steps: Adam steps per sampling step (the paper and both public re-implementations: 5).
         learning_rate: Adam learning rate; each step moves an estimate by at most about this much.
-        fraction: share of the schedule, from its noisy end, during which grounding runs.
+        sigmas: where in the schedule grounding runs. The paper grounds most but
+            not all of the schedule, leaving the last steps to the model's prior.
     """
 
     photos: Mapping[int, torch.Tensor] = field(default_factory=dict)
     steps: int = 5
     learning_rate: float = 0.1
-    fraction: float = 0.8
+    sigmas: SigmaRange = SigmaRange()
 
+    def check(self, stack_shape: torch.Size) -> None:
+        """Validate the photos against the stack: level indices in range, each photo exactly ``(C, H, W)``.
 
-def check_grounding(grounding: Grounding, stack_shape: torch.Size) -> None:
-    """Validate photos against the stack: level indices in range, each photo exactly ``(C, H, W)``.
-
-    Raises:
-        ValueError: naming the level and both sizes; nothing is resized.
-    """
-    levels, channels, height, width = stack_shape
-    for level, photo in grounding.photos.items():
-        if not 0 <= level < levels:
-            raise ValueError(f"grounding names level {level}, but the stack has levels 0-{levels - 1}")
-        if tuple(photo.shape) != (channels, height, width):
+        Raises:
+            ValueError: naming the level and both sizes; nothing is resized.
+        """
+        levels, channels, height, width = stack_shape
+        for level, photo in self.photos.items():
+            if not 0 <= level < levels:
+                raise ValueError(f"grounding names level {level}, but the stack has levels 0-{levels - 1}")
+            if tuple(photo.shape) != (channels, height, width):
+                raise ValueError(
+                    f"grounding image for level {level} is {tuple(photo.shape)} (channels, height, width), but the "
+                    f"stack's levels are {(channels, height, width)}; resize or crop it explicitly first"
+                )
+        if self.steps < 0 or self.learning_rate < 0:
             raise ValueError(
-                f"grounding image for level {level} is {tuple(photo.shape)} (channels, height, width), but the "
-                f"stack's levels are {(channels, height, width)}; resize or crop it explicitly first"
+                f"grounding needs steps >= 0 and learning_rate >= 0; got steps {self.steps}, "
+                f"learning_rate {self.learning_rate}"
             )
-    if grounding.steps < 0 or grounding.learning_rate < 0 or not 0 <= grounding.fraction <= 1:
-        raise ValueError(
-            f"grounding needs steps >= 0, learning_rate >= 0 and 0 <= fraction <= 1; got steps {grounding.steps}, "
-            f"learning_rate {grounding.learning_rate}, fraction {grounding.fraction}"
-        )
 
 
-def grounding_sigma(sigmas: torch.Tensor, fraction: float) -> float:
-    """Grounding runs while sigma is above this: the first ``fraction`` of the schedule's steps.
-
-    Stated in sigma rather than step index so that samplers that evaluate
-    between schedule points (Heun, SDE, 2S) are grounded consistently.
-    """
-    return float(sigmas[round(fraction * (len(sigmas) - 1))])
-
-
-def grounding_loss(estimates: torch.Tensor, zoom_factor: int, photos: Mapping[int, torch.Tensor]) -> torch.Tensor:
+def grounding_loss(estimates: torch.Tensor, layout: ZoomLayout, photos: Mapping[int, torch.Tensor]) -> torch.Tensor:
     """Σ over photos and the levels that see them of the squared mismatch (paper §4.4).
 
     For a photo of level ``g``: level ``g`` is compared with the photo; a finer
@@ -68,7 +60,7 @@ def grounding_loss(estimates: torch.Tensor, zoom_factor: int, photos: Mapping[in
 
     Args:
         estimates: clean estimates, ``(N, C, H, W)``.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        layout: where the levels sit.
         photos: level -> ``(C, H, W)`` image of that level's field of view.
 
     Returns:
@@ -80,21 +72,21 @@ def grounding_loss(estimates: torch.Tensor, zoom_factor: int, photos: Mapping[in
         photo = photo.unsqueeze(0)
         for level in range(levels):
             depth = abs(level - grounded)
-            window = nested_window(height, width, zoom_factor, depth)
+            window = layout.nested_window(height, width, depth)
             if window is None:
                 continue
             estimate = estimates[level : level + 1]
             if level >= grounded:
-                shrunk = box_downsample(estimate, zoom_factor**depth)
+                shrunk = box_downsample(estimate, layout.zoom_factor**depth)
                 target = photo[..., window.rows, window.cols]
             else:
                 shrunk = estimate[..., window.rows, window.cols]
-                target = box_downsample(photo, zoom_factor**depth)
+                target = box_downsample(photo, layout.zoom_factor**depth)
             loss = loss + (shrunk - target).pow(2).sum()
     return loss
 
 
-def ground_estimates(estimates: torch.Tensor, zoom_factor: int, grounding: Grounding) -> torch.Tensor:
+def ground_estimates(estimates: torch.Tensor, layout: ZoomLayout, grounding: Grounding) -> torch.Tensor:
     """A few Adam steps on the estimates that reduce :func:`grounding_loss` (paper §4.4).
 
     Runs with gradients enabled even when called under ``torch.no_grad`` or
@@ -102,7 +94,7 @@ def ground_estimates(estimates: torch.Tensor, zoom_factor: int, grounding: Groun
 
     Args:
         estimates: clean estimates, ``(N, C, H, W)``.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        layout: where the levels sit.
         grounding: the photos and the optimiser settings.
 
     Returns:
@@ -121,6 +113,6 @@ def ground_estimates(estimates: torch.Tensor, zoom_factor: int, grounding: Groun
         optimiser = torch.optim.Adam([variable], lr=grounding.learning_rate)
         for _ in range(grounding.steps):
             optimiser.zero_grad()
-            grounding_loss(variable, zoom_factor, photos).backward()
+            grounding_loss(variable, layout, photos).backward()
             optimiser.step()
     return variable.detach().to(estimates.dtype)

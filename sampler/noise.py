@@ -4,11 +4,12 @@ from collections.abc import Callable
 
 import torch
 
-from ..blending import check_stack, render_noise
+from ..blending import ZoomLayout, check_stack
+from ..blending.render import paste_finer_levels
 
 
 def rendered_noise_sampler(
-    x: torch.Tensor, zoom_factor: int, *, generator: torch.Generator | None = None
+    x: torch.Tensor, zoom: ZoomLayout | int, *, generator: torch.Generator | None = None
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Make a ``noise_sampler(sigma, sigma_next)`` whose every draw is ``Π_noise(E)`` for a fresh ``E``.
 
@@ -19,7 +20,7 @@ def rendered_noise_sampler(
 
     Args:
         x: the zoom stack being sampled; gives shape, device and dtype.
-        zoom_factor: zoom factor ``p`` between consecutive levels.
+        zoom: the :class:`~..blending.ZoomLayout`, or the zoom factor ``p``.
         generator: random generator for ``E``; draws happen on its device and
             are moved to ``x``'s. ``None`` uses the global generator of ``x``'s device.
 
@@ -30,12 +31,13 @@ def rendered_noise_sampler(
     Shape:
         ``x``: ``(N, C, H, W)``; each draw: ``(N, C, H, W)``.
     """
-    check_stack(x, zoom_factor, "x")
+    layout = check_stack(x, zoom, "x")
     shape, device, dtype = x.shape, x.device, x.dtype
     draw_device = generator.device if generator is not None else device
+    gain = float(layout.zoom_factor)
 
     def noise_sampler(sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
         noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
-        return render_noise(noise.to(device), zoom_factor).to(dtype)
+        return paste_finer_levels(noise.to(device), layout, patch_gain=gain).to(dtype)
 
     return noise_sampler

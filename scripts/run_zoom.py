@@ -139,7 +139,9 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("zoom.mp4"), help="where to write the video")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the result")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.server:
+        # In-process, ComfyUI's own start-up installs the log handler; a second one would print every line twice.
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     prompts = [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
     prompt = prepare_prompt(json.loads(args.workflow.read_text()), prompts, args.checkpoint, args.set)

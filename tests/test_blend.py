@@ -3,13 +3,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import seam
 
 from powers_of_ten.blending import (
+    ZoomLayout,
     blend,
     box_downsample,
     consolidate_estimates,
-    nested_window,
-    overlap_difference,
     render_image,
 )
 
@@ -27,7 +27,7 @@ def plain_average(estimates, zoom_factor):
     for i in range(levels):
         observations = [estimates[i]]
         for depth in range(1, i + 1):
-            window = nested_window(height, width, zoom_factor, depth)
+            window = ZoomLayout(zoom_factor).nested_window(height, width, depth)
             if window is None:
                 break
             crop = estimates[i - depth : i - depth + 1, :, window.rows, window.cols]
@@ -68,11 +68,8 @@ def test_blend_keeps_fine_detail_that_plain_averaging_blurs():
 def test_blend_pulls_overlaps_together():
     estimates = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))
 
-    def disagreement(stack):
-        return overlap_difference(stack, 2).pow(2).mean()
-
-    assert disagreement(blend(estimates, 2)) < 0.6 * disagreement(estimates)
-    assert disagreement(consolidate_estimates(estimates, 2)) < 1e-10
+    assert seam(blend(estimates, 2), measure="mse") < 0.6 * seam(estimates, measure="mse")
+    assert seam(consolidate_estimates(estimates, 2), measure="mse") < 1e-10
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float16, 4e-3), (torch.bfloat16, 3e-2)])

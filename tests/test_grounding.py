@@ -2,13 +2,15 @@
 
 import pytest
 import torch
-from test_sampler import CHANNELS, LEVELS, SIZE, ZOOM, level_means
-from test_sampler import gaussian_denoiser as posterior_mean
+from helpers import CHANNELS, LEVELS, SIZE, ZOOM, level_means
+from helpers import gaussian_denoiser as posterior_mean
 
-from powers_of_ten.blending import render_image
-from powers_of_ten.sampler import Grounding, ground_estimates, grounding_loss, grounding_sigma, sample_zoom_stack
+from powers_of_ten.blending import ZoomLayout, render_image
+from powers_of_ten.sampler import Grounding, JointStep, SigmaRange, ground_estimates, grounding_loss, sample_zoom_stack
 
 SIGMAS = torch.cat([torch.exp(torch.linspace(2.7, -2.3, 20)), torch.zeros(1)])
+# The paper's setting: the first 80% of the steps (16 of 20) are grounded, the rest left to the prior.
+PAPER_RANGE = SigmaRange(end=float(SIGMAS[15]))
 
 
 def gaussian_denoiser(means):
@@ -22,11 +24,12 @@ def photo_of(level, means, seed):
 
 
 def sample_views(grounding):
+    if isinstance(grounding, dict):
+        grounding = Grounding(grounding, sigmas=PAPER_RANGE)
     means = level_means()
     noise = torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
-    stack = sample_zoom_stack(
-        gaussian_denoiser(means), noise, SIGMAS, ZOOM, generator=torch.Generator().manual_seed(1), grounding=grounding
-    )
+    step = JointStep(ZOOM, grounding=grounding)
+    stack = sample_zoom_stack(gaussian_denoiser(means), noise, SIGMAS, step, generator=torch.Generator().manual_seed(1))
     return render_image(stack, ZOOM)
 
 
@@ -52,32 +55,39 @@ def test_photos_at_two_levels_ground_together():
 
 def test_grounding_the_whole_schedule_reproduces_the_photo():
     photo = photo_of(1, level_means(), seed=44)
-    grounded = sample_views(Grounding({1: photo}, fraction=1.0))
+    grounded = sample_views(Grounding({1: photo}))
     assert mse(grounded[1], photo) < 0.1
 
 
 def test_loss_vanishes_on_a_stack_rendered_from_the_photos_levels():
     stack = render_image(torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(5)), ZOOM)
     for level in range(LEVELS):
-        assert grounding_loss(stack, ZOOM, {level: stack[level]}) < 1e-8
-    assert grounding_loss(stack + 0.1, ZOOM, {1: stack[1]}) > 1
+        assert grounding_loss(stack, ZoomLayout(ZOOM), {level: stack[level]}) < 1e-8
+    assert grounding_loss(stack + 0.1, ZoomLayout(ZOOM), {1: stack[1]}) > 1
 
 
 def test_adam_steps_reduce_the_loss_even_under_inference_mode():
     estimates = torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(6))
     photos = {0: torch.zeros(CHANNELS, SIZE, SIZE), 3: torch.ones(CHANNELS, SIZE, SIZE)}
     with torch.inference_mode():
-        grounded = ground_estimates(estimates, ZOOM, Grounding(photos))
-    assert grounding_loss(grounded, ZOOM, photos) < 0.6 * grounding_loss(estimates, ZOOM, photos)
+        grounded = ground_estimates(estimates, ZoomLayout(ZOOM), Grounding(photos))
+    layout = ZoomLayout(ZOOM)
+    assert grounding_loss(grounded, layout, photos) < 0.6 * grounding_loss(estimates, layout, photos)
     # Each Adam step moves a value by at most about the learning rate.
     assert (grounded - estimates).abs().max() < 5 * 0.1 + 1e-3
 
 
-def test_grounding_runs_for_the_first_fraction_of_the_steps():
-    threshold = grounding_sigma(SIGMAS, 0.8)
-    assert int((SIGMAS[:-1] > threshold).sum()) == 16
-    assert grounding_sigma(SIGMAS, 1.0) == 0.0
-    assert int((SIGMAS[:-1] > grounding_sigma(SIGMAS, 0.0)).sum()) == 0
+def test_grounding_runs_only_inside_its_sigma_range():
+    estimates = torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(7))
+    grounding = Grounding({0: photo_of(0, level_means(), seed=42)}, sigmas=PAPER_RANGE)
+    grounded, plain = JointStep(ZOOM, grounding=grounding), JointStep(ZOOM)
+    assert sum(float(sigma) in PAPER_RANGE for sigma in SIGMAS[:-1]) == 16
+    for sigma in (float(SIGMAS[0]), float(SIGMAS[15]), float(SIGMAS[16]), 0.0):
+        changed = (grounded(estimates, sigma) - plain(estimates, sigma)).abs().max() > 1e-3
+        assert changed == (sigma in PAPER_RANGE), sigma
+    assert 0.0 in SigmaRange() and 1e9 in SigmaRange() and 2.0 not in SigmaRange(start=1.0)
+    with pytest.raises(ValueError, match="start >= end >= 0; got start 0.5, end 1.0"):
+        SigmaRange(start=0.5, end=1.0)
 
 
 @pytest.mark.parametrize(
@@ -85,9 +95,12 @@ def test_grounding_runs_for_the_first_fraction_of_the_steps():
     [
         ({0: torch.zeros(3, 16, 32)}, r"level 0 is \(3, 16, 32\) .* stack's levels are \(3, 32, 32\)"),
         ({4: torch.zeros(3, 32, 32)}, "names level 4, but the stack has levels 0-3"),
-        (Grounding({0: torch.zeros(3, 32, 32)}, fraction=1.5), "fraction 1.5"),
+        (Grounding({0: torch.zeros(3, 32, 32)}, steps=-1), "steps >= 0 .* got steps -1"),
     ],
 )
 def test_bad_grounding_raises(grounding, message):
+    if isinstance(grounding, dict):
+        grounding = Grounding(grounding)
+    noise = torch.zeros(LEVELS, CHANNELS, SIZE, SIZE)
     with pytest.raises(ValueError, match=message):
-        sample_zoom_stack(lambda x, s: x, torch.zeros(LEVELS, CHANNELS, SIZE, SIZE), SIGMAS, ZOOM, grounding=grounding)
+        sample_zoom_stack(lambda x, s: x, noise, SIGMAS, JointStep(ZOOM, grounding=grounding))

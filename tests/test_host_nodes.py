@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-
-from powers_of_ten.blending import overlap_difference
+from helpers import run_node, seam, validation_messages
 
 NODE_IDS = {
     "P10_EmptyZoomLatent",
@@ -32,17 +31,16 @@ def test_every_node_registers_without_import_errors(comfy):
 
 
 class Pack:
-    """The pack's node classes and guider, as ComfyUI loaded them."""
+    """The pack's nodes and guider as ComfyUI loaded them, and the tiny checkpoint."""
 
     def __init__(self, comfy):
-        nodes = comfy.pack_module().nodes
-        self.guider = nodes.guider
-        self.mappings = comfy.NODE_CLASS_MAPPINGS
+        self.comfy = comfy
+        self.guider = comfy.pack.nodes.guider
         self.core = comfy.nodes
         self.model, self.clip, self.vae = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)
 
     def run(self, node_id, **inputs):
-        return self.mappings[node_id].execute(**inputs).result
+        return run_node(self.comfy, node_id, **inputs)
 
     def zoom(self, levels=4, size=128):
         return self.run("P10_EmptyZoomLatent", width=size, height=size, levels=levels, zoom_factor="2")
@@ -78,17 +76,12 @@ def sample(pack, model, plan, latent, steps=2, sampler="euler_ancestral", seed=3
     noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(seed))
     sigmas = comfy.samplers.KSampler(model, steps=steps, device="cpu", sampler=sampler, scheduler="normal").sigmas
     if zoom:
-        guider = pack.guider.ZoomGuider(model, plan, 7.0)
+        guider = pack.guider.ZoomGuider(model, plan, 7.0, node="Zoom Guider")
     else:
         guider = comfy.samplers.CFGGuider(model)
         guider.set_conds(plan.levels[0].positive, plan.levels[0].negative)
         guider.set_cfg(7.0)
     return guider.sample(noise, latent["samples"], comfy.samplers.sampler_object(sampler), sigmas, seed=seed)
-
-
-def centre_disagreement(stack):
-    """Largest difference between each level's centre and its finer neighbour, box-shrunk."""
-    return overlap_difference(stack, 2).abs().max()
 
 
 def cond_rows(call, levels):
@@ -146,7 +139,7 @@ def test_separately_loaded_identical_model_gives_the_same_stack(pack, comfy):
 def test_samplers_ending_on_the_estimate_give_exactly_consistent_views(pack, sampler):
     latent, zoom = pack.zoom()
     stack = sample(pack, pack.model, pack.plan(zoom), latent, steps=3, sampler=sampler)
-    assert centre_disagreement(stack) < 1e-4
+    assert seam(stack, comfy=pack.comfy) < 1e-4
     assert 0.1 < stack.std() < 10
 
 
@@ -155,8 +148,8 @@ def test_multistep_sampler_leaves_only_a_small_residual(pack):
     # so a trace of the independent starting noise survives; Blend Zoom Stack removes it.
     latent, zoom = pack.zoom()
     plan = pack.plan(zoom)
-    joint = centre_disagreement(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc"))
-    independent = centre_disagreement(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc", zoom=False))
+    joint = seam(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc"), comfy=pack.comfy)
+    independent = seam(sample(pack, pack.model, plan, latent, steps=3, sampler="uni_pc", zoom=False), comfy=pack.comfy)
     assert joint < 0.05 * independent
 
 
@@ -193,12 +186,6 @@ def zoom_graph(comfy, *, width=128, prompts=PROMPTS, clip=True, latent=None):
     )
 
 
-def validation_messages(result):
-    return " | ".join(
-        f"{error['message']}: {error['details']}" for node in result.node_errors.values() for error in node["errors"]
-    )
-
-
 def test_level_count_mismatch_names_both_numbers(comfy):
     result = comfy.execute(zoom_graph(comfy, prompts="a\nb\n\nc\nd\ne"))
     assert not result.success
@@ -226,7 +213,7 @@ def test_latent_batch_mismatch_names_both_numbers(comfy):
     graph["7"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 128, "height": 128, "batch_size": 3}}
     result = comfy.execute(graph)
     assert (
-        "Zoom KSampler: latent_image holds 3 images but zoom_plan has 4 levels"
+        "Zoom KSampler: the latent holds 3 images of shape (4, 16, 16), but the zoom plan has 4 levels"
         in (result.execution_error["exception_message"])
     )
 
@@ -267,7 +254,7 @@ def test_hook_lora_on_one_levels_conditioning_acts_on_that_level_only(pack):
     plan = pack.plan(zoom)
     hooks = hooks_nodes.CreateHookLora().create_hook("tiny_sd15_lora.safetensors", 1.0, 0.0)[0]
     hooked = hooks_nodes.SetModelHooksOnCond().attach_hook(plan.levels[2].positive, hooks)[0]
-    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=-1, positive=hooked)[0]
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=2, positive=hooked)[0]
     change = first_step_change_by_level(pack, latent, plan, overridden)
     assert change[2] > 0.1
     # The other levels now run as a batch of 3 rather than 4: float rounding only.
@@ -300,7 +287,7 @@ def test_controlnet_on_one_levels_conditioning_acts_on_that_level_only(pack):
     controlled = node_helpers.conditioning_set_values(
         plan.levels[1].positive, {"control": ConstantControl(), "control_apply_to_uncond": False}
     )
-    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=-1, positive=controlled)[0]
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=1, positive=controlled)[0]
     change = first_step_change_by_level(pack, latent, plan, overridden)
     assert change[1] > 0.1
     assert max(change[:1] + change[2:]) < 1e-4, change
@@ -312,3 +299,13 @@ def test_every_input_has_a_tooltip_and_every_node_a_description(comfy):
         assert len(schema.description) > 40, f"{node_id} needs a description written for users"
         missing = [item.id for item in schema.inputs if not item.tooltip]
         assert not missing, f"{node_id}: inputs without a tooltip: {missing}"
+
+
+def test_override_last_level_minus_one_reaches_the_deepest_level(pack):
+    _, zoom = pack.zoom()
+    plan = pack.plan(zoom)
+    marker = pack.core.CLIPTextEncode().encode(pack.clip, "a marker")[0]
+    overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=-1, positive=marker)[0]
+    assert [level.positive is marker for level in overridden.levels] == [False, False, True, True]
+    with pytest.raises(ValueError, match=r"Zoom Level Override: levels 4-3 reach past the zoom's 4 levels \(0-3\)"):
+        pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=4, last_level=-1, positive=marker)

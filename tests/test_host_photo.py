@@ -4,14 +4,8 @@ import math
 
 import pytest
 import torch
+from helpers import run_node, seam
 from skimage import data
-
-from powers_of_ten.blending import (
-    box_downsample,
-    consolidate_estimates,
-    consolidate_through_codec,
-    overlap_difference,
-)
 
 SIZE = 128
 
@@ -29,16 +23,12 @@ def psnr(a, b):
     return 10 * math.log10(1 / (a - b).pow(2).mean().item())
 
 
-def consistency_db(views):
-    """PSNR between each view's centre and the next view box-shrunk; views are (N, C, H, W) in [0, 1]."""
-    return 10 * math.log10(1 / overlap_difference(views, 2).pow(2).mean().item())
-
-
 class Zoom:
     """The tiny checkpoint (its VAE is the real TAESD) and a 3-level zoom of 128 px."""
 
     def __init__(self, comfy):
-        self.mappings = comfy.NODE_CLASS_MAPPINGS
+        self.comfy = comfy
+        self.blending = comfy.pack.blending
         self.model, self.clip, self.vae = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)
         self.latent, self.zoom = self.run("P10_EmptyZoomLatent", width=SIZE, height=SIZE, levels=3, zoom_factor="2")
         self.plan = self.run(
@@ -52,7 +42,7 @@ class Zoom:
         )[0]
 
     def run(self, node_id, **inputs):
-        return self.mappings[node_id].execute(**inputs).result
+        return run_node(self.comfy, node_id, **inputs)
 
     def sample(self, steps, **extra):
         latent = self.run(
@@ -71,7 +61,7 @@ class Zoom:
         return self.vae.decode(latent["samples"])
 
     def grounding(self, image, **settings):
-        options = {"level": 0, "steps": 5, "strength": 0.1, "fraction": 0.8} | settings
+        options = {"level": 0, "steps": 5, "strength": 0.1, "start_percent": 0.0, "end_percent": 0.8} | settings
         return self.run("P10_ZoomPhotoGrounding", image=image, vae=self.vae, **options)[0]
 
 
@@ -83,7 +73,7 @@ def zoom(comfy):
 def test_grounded_photo_comes_back_at_level_0(zoom):
     photo = as_image(data.astronaut())
     round_trip = psnr(zoom.vae.decode(zoom.vae.encode(photo)), photo)
-    grounded = psnr(zoom.sample(20, grounding=zoom.grounding(photo, fraction=1.0))[:1], photo)
+    grounded = psnr(zoom.sample(20, grounding=zoom.grounding(photo, end_percent=1.0))[:1], photo)
     paper_default = psnr(zoom.sample(20, grounding=zoom.grounding(photo))[:1], photo)
     free = psnr(zoom.sample(20)[:1], photo)
     # Measured: round trip 19.3 dB, grounded over the whole schedule 18.8, ungrounded 9.9.
@@ -95,8 +85,8 @@ def test_grounded_photo_comes_back_at_level_0(zoom):
 
 
 def test_pixel_space_consolidation_makes_decoded_views_agree(zoom):
-    latent_mode = consistency_db(zoom.sample(8).movedim(-1, 1))
-    pixel_mode = consistency_db(zoom.sample(8, vae=zoom.vae).movedim(-1, 1))
+    latent_mode = seam(zoom.sample(8).movedim(-1, 1), measure="db", comfy=zoom.comfy)
+    pixel_mode = seam(zoom.sample(8, vae=zoom.vae).movedim(-1, 1), measure="db", comfy=zoom.comfy)
     # Measured at 10 and 20 steps: 22.5 and 21.4 dB in latent space, 32.7 and 32.6 dB in pixel space.
     assert pixel_mode > latent_mode + 6
 
@@ -107,13 +97,13 @@ def test_pixel_consolidation_beats_latent_rendering_on_real_photo_stacks(zoom, n
     photo = as_image(getattr(data, name)(), size=4 * SIZE).movedim(-1, 1)
     stack = torch.cat(
         [
-            box_downsample(
+            zoom.blending.box_downsample(
                 photo[..., (4 * SIZE - c) // 2 : (4 * SIZE + c) // 2, (4 * SIZE - c) // 2 :][..., :c], c // SIZE
             )
             for c in (4 * SIZE, 2 * SIZE, SIZE)
         ]
     )
-    assert consistency_db(stack) > 60
+    assert seam(stack, measure="db", comfy=zoom.comfy) > 60
 
     def decode(latents):
         return zoom.vae.decode(latents).movedim(-1, 1)
@@ -122,8 +112,9 @@ def test_pixel_consolidation_beats_latent_rendering_on_real_photo_stacks(zoom, n
         return zoom.vae.encode(images.movedim(1, -1))
 
     latents = encode(stack)
-    latent_mode = consistency_db(decode(consolidate_estimates(latents, 2)))
-    pixel_mode = consistency_db(decode(consolidate_through_codec(latents, 2, decode, encode)))
+    latent_mode = seam(decode(zoom.blending.consolidate_estimates(latents, 2)), measure="db", comfy=zoom.comfy)
+    pixel = zoom.blending.consolidate_through_codec(latents, 2, decode, encode)
+    pixel_mode = seam(decode(pixel), measure="db", comfy=zoom.comfy)
     assert pixel_mode > latent_mode + 2
 
 
@@ -135,4 +126,4 @@ def test_grounding_photo_of_the_wrong_size_names_both_sizes(zoom):
 
 def test_grounding_needs_image_and_vae_or_a_latent(zoom):
     with pytest.raises(ValueError, match="connect either image and vae, or latent"):
-        zoom.run("P10_ZoomPhotoGrounding", level=0, steps=5, strength=0.1, fraction=0.8, image=as_image(data.coffee()))
+        zoom.run("P10_ZoomPhotoGrounding", level=0, steps=5, strength=0.1, image=as_image(data.coffee()))

@@ -6,6 +6,8 @@ import sys
 
 import av
 import pytest
+from host.layout import locate_comfyui, prepare_layout
+from host.server import ComfyServer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "run_zoom.py"
@@ -47,9 +49,8 @@ def check_video(path):
 
 
 def test_against_a_running_server(comfy, prompt_file, tmp_path):
-    comfy_host = __import__("comfy_host")
     out = tmp_path / "zoom.mp4"
-    with comfy_host.ComfyServer(checkpoint=comfy.layout.checkpoints_dir / comfy.checkpoint_name) as server:
+    with ComfyServer() as server:
         address = server.url.removeprefix("http://")
         run_script(
             "--prompts", str(prompt_file), "--checkpoint", comfy.checkpoint_name, "--server", address, "--out", str(out)
@@ -58,18 +59,17 @@ def test_against_a_running_server(comfy, prompt_file, tmp_path):
 
 
 def test_in_process(comfy, prompt_file, tmp_path):
-    comfy_host = __import__("comfy_host")
-    layout = comfy_host.prepare_layout(checkpoint=comfy.layout.checkpoints_dir / comfy.checkpoint_name)
+    layout = prepare_layout()
     out = tmp_path / "zoom.mp4"
     comfy_args = ["--cpu", *layout.args()]
     try:
-        run_script(
+        result = run_script(
             "--prompts",
             str(prompt_file),
             "--checkpoint",
             comfy.checkpoint_name,
             "--comfyui",
-            str(comfy_host.locate_comfyui()),
+            str(locate_comfyui()),
             *(f"--comfy-arg={arg}" for arg in comfy_args),
             "--out",
             str(out),
@@ -77,3 +77,7 @@ def test_in_process(comfy, prompt_file, tmp_path):
     finally:
         layout.cleanup()
     check_video(out)
+    # One handler: ComfyUI's own. Every line once.
+    log = result.stdout + result.stderr
+    assert log.count("Zoom sampling: 3 levels") == 1, log[-3000:]
+    assert log.count(f"wrote {out}") == 1, log[-3000:]

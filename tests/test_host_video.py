@@ -1,5 +1,6 @@
 """Zoom Video Frames and Save Zoom Video in a real ComfyUI: files decode back, core video nodes accept the frames."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import validation_messages
 from PIL import Image
 
 TEXTURE = "p10_zoom_texture.png"
@@ -154,15 +156,11 @@ def test_frames_feed_core_animated_webp_and_video_nodes(comfy, texture):
     "node_type, settings, message",
     [
         ("P10_ZoomVideoFrames", {"height": 40}, "Zoom Video Frames: size 40x64 (height x width) does not have the "),
-        ("P10_ZoomVideoFrames", {"width": 63}, "Zoom Video Frames: width and height must be even for video codecs"),
         ("P10_ZoomVideoFrames", {"levels": 4}, "Zoom Video Frames: the image batch has 4 levels but the zoom has 3"),
         ("P10_ZoomVideoFrames", {"last_level": 3}, "Zoom Video Frames: first_level and last_level must satisfy"),
-        ("P10_SaveZoomVideo", {"crf": 60}, "Save Zoom Video: crf 60 is above mp4 (h264)'s maximum 51"),
     ],
 )
 def test_bad_settings_fail_naming_the_node_and_numbers(comfy, texture, node_type, settings, message):
-    if node_type == "P10_SaveZoomVideo":
-        settings = {"format": "mp4 (h264)", "crf": 19, "filename_prefix": "p10_test/bad"} | settings
     before = set(comfy.layout.output_dir.rglob("bad*"))
     result = comfy.execute(video_prompt(node_type, texture, **settings))
     assert not result.success
@@ -170,21 +168,36 @@ def test_bad_settings_fail_naming_the_node_and_numbers(comfy, texture, node_type
     assert set(comfy.layout.output_dir.rglob("bad*")) == before
 
 
+@pytest.mark.parametrize(
+    "node_type, settings, message",
+    [
+        (
+            "P10_ZoomVideoFrames",
+            {"width": 63},
+            "Zoom Video Frames: width 63 is odd; video codecs need even frame sizes",
+        ),
+        ("P10_SaveZoomVideo", {"height": 35}, "Save Zoom Video: height 35 is odd; video codecs need even frame sizes"),
+        ("P10_SaveZoomVideo", {"crf": 60}, "Save Zoom Video: crf 60 is above mp4 (h264)'s maximum 51"),
+        ("P10_SaveZoomVideo", {"first_level": 2, "last_level": 1}, "last_level 1 must be deeper than first_level 2"),
+    ],
+)
+def test_settings_the_inputs_alone_refute_fail_before_anything_runs(comfy, texture, node_type, settings, message):
+    if node_type == "P10_SaveZoomVideo":
+        settings = {"format": "mp4 (h264)", "crf": 19, "filename_prefix": "p10_test/bad"} | settings
+    result = comfy.execute(video_prompt(node_type, texture, **settings))
+    assert result.validation_error is not None, "nothing may run"
+    assert message in validation_messages(result)
+
+
 MEMORY_PROBE = textwrap.dedent(
     """
-    import resource, sys
+    import json, resource, shutil, sys
     sys.path.insert(0, sys.argv[1])
-    import comfy_host
-    from test_host_video import video_prompt, write_texture
+    from host.in_process import boot_comfyui
 
-    host = comfy_host.boot_comfyui()
-    write_texture(host.layout.input_dir / "texture.png", 256, 256)
-    prompt = video_prompt(
-        "P10_SaveZoomVideo", "texture.png", width=256, height=256, fps=30.0,
-        seconds_per_level=int(sys.argv[2]) / 90, hold_start=0, hold_end=0,  # 3 levels: 2 x 30 x s frames
-        format="mp4 (h264)", crf=23, filename_prefix="memory",
-    )
-    host.execute(prompt).raise_for_error()
+    host = boot_comfyui()
+    shutil.copyfile(sys.argv[3], host.layout.input_dir / "texture.png")
+    host.execute(json.loads(sys.argv[2])).raise_for_error()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     """
 )
@@ -194,9 +207,27 @@ def test_export_memory_does_not_grow_with_video_length(comfy):
     # Two processes export 61 and 601 frames of 256x256; their peak resident memory may differ by
     # less than ten such frames in float32 (7.5 MiB): frames are streamed, never held all at once.
     tests = pathlib.Path(__file__).resolve().parent
+    texture = comfy.layout.base_dir / "memory_texture.png"
+    write_texture(texture, 256, 256)
+
+    def prompt(steps):
+        return video_prompt(
+            "P10_SaveZoomVideo",
+            "texture.png",
+            width=256,
+            height=256,
+            fps=30.0,
+            seconds_per_level=steps / 90,  # 3 levels: 2 x 30 x s frames
+            hold_start=0,
+            hold_end=0,
+            format="mp4 (h264)",
+            crf=23,
+            filename_prefix="memory",
+        )
+
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", MEMORY_PROBE, str(tests / "host"), str(steps)],
+            [sys.executable, "-c", MEMORY_PROBE, str(tests), json.dumps(prompt(steps)), str(texture)],
             cwd=tests,
             # One thread each: the probes run side by side, and on a small machine an oversubscribed
             # thread pool makes them slow without changing what is held in memory.

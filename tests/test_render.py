@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from powers_of_ten.blending import box_downsample, child_window, nested_window, render_image, render_noise
+from powers_of_ten.blending import ZoomLayout, box_downsample, render_image, render_noise
 
 
 def paste_reference(stack, zoom_factor, gain):
@@ -12,7 +12,7 @@ def paste_reference(stack, zoom_factor, gain):
     views = stack.clone()
     for i in range(levels):
         for j in range(i + 1, levels):
-            window = nested_window(height, width, zoom_factor, j - i)
+            window = ZoomLayout(zoom_factor).nested_window(height, width, j - i)
             patch = box_downsample(stack[j : j + 1], zoom_factor ** (j - i))[0]
             views[i, :, window.rows, window.cols] = patch * gain ** (j - i)
     return views
@@ -23,7 +23,7 @@ def test_finest_level_is_identity_and_outside_is_untouched(zoom_factor, size):
     stack = torch.randn(3, 4, *size, generator=torch.Generator().manual_seed(0))
     views = render_image(stack, zoom_factor)
     assert torch.equal(views[-1], stack[-1])
-    window = child_window(*size, zoom_factor)
+    window = ZoomLayout(zoom_factor).child_window(*size)
     outside = torch.ones(size, dtype=torch.bool)
     outside[window.rows, window.cols] = False
     assert torch.equal(views[:-1][..., outside], stack[:-1][..., outside])
@@ -33,7 +33,7 @@ def test_finest_level_is_identity_and_outside_is_untouched(zoom_factor, size):
 def test_nested_pastes_compose(zoom_factor):
     stack = torch.randn(5, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     views = render_image(stack, zoom_factor)
-    window = child_window(64, 64, zoom_factor)
+    window = ZoomLayout(zoom_factor).child_window(64, 64)
     for level in range(4):
         shrunk = box_downsample(views[level + 1 : level + 2], zoom_factor)[0]
         assert torch.equal(views[level, :, window.rows, window.cols], shrunk)
@@ -74,7 +74,7 @@ def test_rendered_noise_is_unit_variance_and_white():
 def test_rendered_noise_agrees_across_levels():
     noise = torch.randn(4, 4, 32, 32, generator=torch.Generator().manual_seed(5))
     rendered = render_noise(noise, 4)
-    window = child_window(32, 32, 4)
+    window = ZoomLayout(4).child_window(32, 32)
     for level in range(3):
         patch = box_downsample(rendered[level + 1 : level + 2], 4)[0] * 4
         torch.testing.assert_close(rendered[level, :, window.rows, window.cols], patch)

@@ -2,34 +2,12 @@
 
 import pytest
 import torch
+from helpers import CHANNELS, LEVELS, SIZE, ZOOM, gaussian_denoiser, initial_noise, level_means, seam
 
-from powers_of_ten.blending import box_downsample, child_window, overlap_difference, render_image
+from powers_of_ten.blending import ZoomLayout, box_downsample, render_image
 from powers_of_ten.sampler import ancestral_step, rendered_noise_sampler, sample_zoom_stack
 
-LEVELS, CHANNELS, SIZE, ZOOM = 4, 3, 32, 2
 SIGMAS = torch.tensor([14.6, 8.0, 4.0, 2.0, 1.0, 0.5, 0.2, 0.0])
-
-
-def gaussian_denoiser(means, spread=0.5):
-    """The exact posterior mean for data ~ N(means[i], spread^2) per level: a different "prompt" per level."""
-
-    def denoise(x, sigma):
-        return (spread**2 * x + sigma**2 * means) / (spread**2 + sigma**2)
-
-    return denoise
-
-
-def level_means():
-    generator = torch.Generator().manual_seed(10)
-    return torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=generator)
-
-
-def initial_noise(seed=0):
-    return torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
-
-
-def centre_disagreement(stack):
-    return overlap_difference(stack, ZOOM).abs().max()
 
 
 def independent_ancestral(denoise, noise, sigmas, generator):
@@ -47,8 +25,8 @@ def test_output_views_agree_where_independent_sampling_does_not():
     denoise = gaussian_denoiser(level_means())
     joint = sample_zoom_stack(denoise, initial_noise(), SIGMAS, ZOOM, generator=torch.Generator().manual_seed(1))
     independent = independent_ancestral(denoise, initial_noise(), SIGMAS, torch.Generator().manual_seed(1))
-    assert centre_disagreement(joint) < 1e-5
-    assert centre_disagreement(independent) > 0.5
+    assert seam(joint) < 1e-5
+    assert seam(independent) > 0.5
     torch.testing.assert_close(render_image(joint, ZOOM), joint, rtol=0, atol=1e-5)
 
 
@@ -72,7 +50,7 @@ def test_sampling_follows_each_levels_own_prompt():
     # Each level's exclusive border (not covered by a finer level) ends near its own mean.
     means = level_means()
     result = sample_zoom_stack(gaussian_denoiser(means, spread=0.05), initial_noise(), SIGMAS, ZOOM)
-    window = child_window(SIZE, SIZE, ZOOM)
+    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE)
     border = torch.ones(SIZE, SIZE, dtype=torch.bool)
     border[window.rows, window.cols] = False
     own = (result[..., border] - means[..., border]).abs().mean()
@@ -84,7 +62,7 @@ def test_callback_sees_every_step_with_consistent_estimates():
     seen = []
     sample_zoom_stack(gaussian_denoiser(level_means()), initial_noise(), SIGMAS, ZOOM, callback=seen.append)
     assert [info["i"] for info in seen] == list(range(len(SIGMAS) - 1))
-    assert all(centre_disagreement(info["denoised"]) < 1e-5 for info in seen)
+    assert all(seam(info["denoised"]) < 1e-5 for info in seen)
 
 
 def test_noise_sampler_draws_fresh_rendered_noise():
@@ -93,7 +71,7 @@ def test_noise_sampler_draws_fresh_rendered_noise():
     first, second = noise_sampler(1.0, 0.5), noise_sampler(0.5, 0.2)
     assert first.dtype == torch.float16 and first.shape == x.shape
     assert (first - second).abs().max() > 1
-    window = child_window(SIZE, SIZE, ZOOM)
+    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE)
     shrunk = box_downsample(first[1:].float(), ZOOM) * ZOOM
     torch.testing.assert_close(first[:-1, :, window.rows, window.cols].float(), shrunk, rtol=0, atol=1e-2)
 

@@ -1,0 +1,62 @@
+"""What the nodes' schemas share, written once: category, limits, the inputs every zoom node takes, bounds checks."""
+
+from comfy_api.latest import io
+
+from .types import Zoom
+
+CATEGORY = "powers_of_ten"
+MAX_LEVELS = 64
+"""Most levels a zoom may have (Empty Zoom Latent's ``levels`` maximum)."""
+MAX_SIZE = 8192
+"""Largest image side, in pixels, any node accepts: ComfyUI's own ``MAX_RESOLUTION``."""
+DEEPEST = -1
+"""A ``last_level`` of -1 means the zoom's deepest level, on every node that takes one."""
+
+
+def zoom_input() -> io.Input:
+    return Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor.")
+
+
+def level_input(name: str, tooltip: str, *, default: int = 0, deepest: bool = False) -> io.Int.Input:
+    """A level index; with ``deepest``, -1 is allowed and means the deepest level (:data:`DEEPEST`)."""
+    if deepest:
+        tooltip = f"{tooltip} -1: the deepest level."
+    return io.Int.Input(name, default=default, min=DEEPEST if deepest else 0, max=MAX_LEVELS - 1, tooltip=tooltip)
+
+
+def resolve_level(level: int, levels: int) -> int:
+    """A level index with :data:`DEEPEST` replaced by the deepest level of a zoom of ``levels``."""
+    return levels - 1 if level == DEEPEST else level
+
+
+def bounds_error(node: type[io.ComfyNode], **values) -> str | None:
+    """The schema's own min/max check for the inputs a node's ``validate_inputs`` takes, or None when they pass.
+
+    ComfyUI skips its min/max check for every input that ``validate_inputs``
+    names, so each such node calls this first. Inputs that arrive through a
+    link have no value at validation (None) and are checked at execution.
+    ``define_schema`` rather than ``GET_SCHEMA``: ComfyUI validates on a locked
+    copy of the class, which cannot cache a schema.
+    """
+    schema = node.define_schema()
+    for item in schema.inputs:
+        value = values.get(item.id)
+        if value is None or not isinstance(item, (io.Int.Input, io.Float.Input)):
+            continue
+        if item.min is not None and value < item.min:
+            return f"{schema.display_name}: {item.id} {value} is below its minimum {item.min}"
+        if item.max is not None and value > item.max:
+            return f"{schema.display_name}: {item.id} {value} is above its maximum {item.max}"
+    return None
+
+
+def percent_input(name: str, default: float, tooltip: str) -> io.Float.Input:
+    """A ``start_percent`` / ``end_percent`` style input, as ControlNet and core's timestep ranges take."""
+    return io.Float.Input(name, default=default, min=0.0, max=1.0, step=0.001, optional=True, tooltip=tooltip)
+
+
+def check_percent_range(node: str, prefix: str, start: float | None, end: float | None) -> str | None:
+    """Why a start/end percent pair is out of order, or None."""
+    if start is not None and end is not None and start > end:
+        return f"{node}: {prefix}start_percent {start} is after {prefix}end_percent {end}"
+    return None

@@ -1,0 +1,115 @@
+"""Where a test ComfyUI finds its checkout, models and custom nodes: a private ``--base-directory``.
+
+Models: ``<base>/models/checkpoints/<name>`` links to the tiny SD1.5 checkpoint
+(``scripts/make_tiny_checkpoint.py``, generated on first use), and the TAESD
+folders under ``<repo>/../shared/models`` are registered as ``vae_approx``
+through an ``extra_model_paths`` yaml (the same file serves the in-process host
+and the server).
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
+PACK_NAME = "powers_of_ten"
+
+
+def locate_comfyui() -> pathlib.Path | None:
+    """The ComfyUI checkout: ``$COMFYUI_PATH``, else ``<repo>/../ComfyUI``; None when it has no ``main.py``.
+
+    A set but wrong ``COMFYUI_PATH`` does not fall back to the default.
+    """
+    candidate = pathlib.Path(os.environ.get("COMFYUI_PATH") or REPO_ROOT.parent / "ComfyUI").expanduser().resolve()
+    return candidate if (candidate / "main.py").is_file() else None
+
+
+def tiny_checkpoint() -> pathlib.Path:
+    """The tiny SD1.5 checkpoint in ``<repo>/.cache``, generated if missing or stale."""
+    from helpers import import_path
+
+    maker = import_path("make_tiny_checkpoint", REPO_ROOT / "scripts" / "make_tiny_checkpoint.py")
+    return maker.ensure_tiny_checkpoint()
+
+
+def tiny_lora() -> pathlib.Path:
+    """The tiny LoRA for the tiny checkpoint, generated if missing."""
+    from helpers import import_path
+
+    return import_path("make_tiny_lora", REPO_ROOT / "scripts" / "make_tiny_lora.py").ensure_tiny_lora()
+
+
+@dataclasses.dataclass
+class ComfyLayout:
+    """A private ComfyUI ``--base-directory`` (models, custom_nodes, input, output, temp, user)."""
+
+    base_dir: pathlib.Path
+    extra_model_paths_yaml: pathlib.Path
+    checkpoint_name: str
+
+    @property
+    def custom_nodes_dir(self) -> pathlib.Path:
+        return self.base_dir / "custom_nodes"
+
+    @property
+    def checkpoints_dir(self) -> pathlib.Path:
+        return self.base_dir / "models" / "checkpoints"
+
+    @property
+    def output_dir(self) -> pathlib.Path:
+        return self.base_dir / "output"
+
+    @property
+    def input_dir(self) -> pathlib.Path:
+        return self.base_dir / "input"
+
+    @property
+    def user_dir(self) -> pathlib.Path:
+        return self.base_dir / "user"
+
+    def pack_path(self) -> pathlib.Path:
+        """Where ComfyUI sees the pack (the link inside custom_nodes)."""
+        return self.custom_nodes_dir / PACK_NAME
+
+    def args(self) -> list[str]:
+        """ComfyUI command-line flags that point it at this layout."""
+        return [
+            "--base-directory",
+            str(self.base_dir),
+            "--extra-model-paths-config",
+            str(self.extra_model_paths_yaml),
+            "--database-url",
+            "sqlite:///:memory:",
+        ]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def prepare_layout(extra_model_paths: Mapping[str, Iterable[os.PathLike]] | None = None) -> ComfyLayout:
+    """A new private base directory with this pack, the tiny checkpoint and the shared TAESD folders.
+
+    extra_model_paths: more model folders, ``{folder_type: [dir, ...]}``, added to
+        the shared TAESD folders registered as ``vae_approx``.
+    """
+    base = pathlib.Path(tempfile.mkdtemp(prefix="p10_comfy_"))
+    for sub in ("custom_nodes", "models/checkpoints", "input", "output", "temp", "user"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "custom_nodes" / PACK_NAME).symlink_to(REPO_ROOT, target_is_directory=True)
+    checkpoint = tiny_checkpoint()
+    (base / "models" / "checkpoints" / checkpoint.name).symlink_to(checkpoint)
+
+    shared = sorted(p for p in SHARED_MODELS.iterdir() if p.is_dir() and p.name.startswith("tae"))
+    folders: dict[str, list[str]] = {"vae_approx": [str(p) for p in shared]} if SHARED_MODELS.is_dir() else {}
+    for kind, dirs in (extra_model_paths or {}).items():
+        folders.setdefault(kind, []).extend(str(pathlib.Path(d).resolve()) for d in dirs)
+    # JSON strings are valid YAML double-quoted scalars: no yaml dependency needed here
+    lines = ["powers_of_ten_tests:"] + [f"  {kind}: {json.dumps(chr(10).join(dirs))}" for kind, dirs in folders.items()]
+    yaml_path = base / "extra_model_paths.yaml"
+    yaml_path.write_text("\n".join(lines) + "\n" if len(lines) > 1 else "{}\n")
+    return ComfyLayout(base_dir=base, extra_model_paths_yaml=yaml_path, checkpoint_name=checkpoint.name)
