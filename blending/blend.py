@@ -1,14 +1,54 @@
-"""Multi-resolution blending of per-level estimates into one zoom stack (paper Fig. 5)."""
+"""Multi-resolution blending of per-level estimates into one zoom stack (paper Fig. 5), and blend-then-render."""
+
+from dataclasses import dataclass
 
 import torch
 
 from .geometry import ZoomLayout, check_stack
 from .precision import working_dtype
 from .pyramid import build_laplacian_pyramid, collapse_laplacian_pyramid
-from .render import paste_finer_levels
+from .render import RING_WIDTH, paste_finer_levels
+
+WEIGHTINGS = ("information", "equal")
+"""How the observations of one frequency band are weighed: by the pixels each sees the band through, or equally."""
 
 
-def blend(estimates: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
+@dataclass(frozen=True)
+class Consolidation:
+    """The choices blend-then-render makes where the paper is open (README, "Choices where the paper is open").
+
+    Attributes:
+        weighting: one of :data:`WEIGHTINGS`. ``"information"``: a level ``k``
+            steps coarser sees a shared band through ``p^(2k)`` times fewer
+            pixels, so its observation weighs ``p^(-2k)``; ``"equal"``: the
+            paper's plain mean.
+        preserve_energy: rescale each averaged band to the weighted mean energy
+            of its observations, so that averaging what the levels disagree on
+            does not wash the band out; a consistent stack is unchanged.
+        ring_width: how far each coarser level's ring continues the finer level
+            pasted into it (:func:`~.render.render_image`); 0 is the paper's hard paste.
+    """
+
+    weighting: str = "information"
+    preserve_energy: bool = True
+    ring_width: float = RING_WIDTH
+
+    def __post_init__(self):
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
+        if not self.ring_width >= 0:
+            raise ValueError(f"ring_width must be >= 0; got {self.ring_width}")
+
+
+DEFAULT = Consolidation()
+"""The pack's choices, measured on the exact prior (``benchmarks/bench_sampler_quality.py``)."""
+PAPER = Consolidation(weighting="equal", preserve_energy=False, ring_width=0.0)
+"""The paper's literal choices: equal-weight band averaging and a hard paste. The baseline the benchmarks show."""
+
+
+def blend(
+    estimates: torch.Tensor, zoom: ZoomLayout | int, *, weighting: str = "information", preserve_energy: bool = True
+) -> torch.Tensor:
     """Consolidate possibly inconsistent per-level estimates into one zoom stack.
 
     Paper Fig. 5, multi-resolution blending. Level ``i`` of the result is built
@@ -16,10 +56,11 @@ def blend(estimates: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     covering level ``i``'s field of view is at least
     :data:`~.geometry.MIN_FOOTPRINT` whole pixels. Each crop is taken at its
     native resolution (``H / p^(i-j)`` pixels tall, never upsampled), split into
-    a Laplacian pyramid, and each frequency band is averaged, with equal
-    weights, over the observations that have it: the finest ``log2 p`` bands
-    come from ``x̂_i`` alone, the coarsest from all of them. The averaged
-    pyramid is collapsed into level ``i``.
+    a Laplacian pyramid, and each frequency band is averaged over the
+    observations that have it: the finest ``log2 p`` bands come from ``x̂_i``
+    alone, the coarsest from all of them. The averaged pyramid is collapsed
+    into level ``i``. See :class:`Consolidation` for ``weighting`` and
+    ``preserve_energy``; the paper's choice is ``"equal"`` and ``False``.
 
     Properties: a stack that is already consistent (``render_image`` of any
     stack) is returned unchanged, up to rounding; fine detail of level ``i`` is
@@ -29,6 +70,8 @@ def blend(estimates: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     Args:
         estimates: clean-image estimates, one per level, level 0 the widest.
         zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p``.
+        weighting: one of :data:`WEIGHTINGS`.
+        preserve_energy: keep each averaged band's energy at its observations' mean.
 
     Returns:
         The blended stack, same shape and dtype as ``estimates``. Render it with
@@ -38,19 +81,23 @@ def blend(estimates: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
     layout = check_stack(estimates, zoom, "estimates")
+    rules = Consolidation(weighting, preserve_energy)
     x = estimates.to(working_dtype(estimates.dtype))
-    return blend_levels(x, layout).to(estimates.dtype)
+    return blend_levels(x, layout, rules).to(estimates.dtype)
 
 
-def consolidate_estimates(estimates: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
+def consolidate_estimates(
+    estimates: torch.Tensor, zoom: ZoomLayout | int, consolidation: Consolidation = DEFAULT
+) -> torch.Tensor:
     """Blend per-level estimates, then render every level: the consistent estimates of one step.
 
-    Paper Algorithm 2, the step between the model call and the ancestral
+    Paper Algorithm 2, the step between the model call and the sampler's
     update: ``Π_image(blend(x̂); i)`` for every level ``i``.
 
     Args:
         estimates: clean-image estimates, one per level.
         zoom: the layout, or the zoom factor ``p``.
+        consolidation: the choices where the paper is open; :data:`PAPER` for the paper's own.
 
     Returns:
         Consistent views, same shape and dtype as ``estimates``.
@@ -59,30 +106,57 @@ def consolidate_estimates(estimates: torch.Tensor, zoom: ZoomLayout | int) -> to
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
     layout = check_stack(estimates, zoom, "estimates")
-    return consolidate_levels(estimates, layout)
+    return consolidate_levels(estimates, layout, consolidation)
 
 
-def consolidate_levels(estimates: torch.Tensor, layout: ZoomLayout) -> torch.Tensor:
+def consolidate_levels(estimates: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation) -> torch.Tensor:
     """:func:`consolidate_estimates` without validation, for callers that validated once."""
     x = estimates.to(working_dtype(estimates.dtype))
-    return paste_finer_levels(blend_levels(x, layout), layout, patch_gain=1.0).to(estimates.dtype)
+    blended = blend_levels(x, layout, consolidation)
+    return paste_finer_levels(blended, layout, 1.0, consolidation.ring_width).to(estimates.dtype)
 
 
-def blend_levels(x: torch.Tensor, layout: ZoomLayout) -> torch.Tensor:
+def blend_levels(x: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation) -> torch.Tensor:
     """:func:`blend` on a validated stack already in its working dtype."""
     levels, _, height, width = x.shape
     max_depth = layout.blend_depth(height, width, levels)
     pyramid_depth = max_depth * layout.octaves_per_level
 
-    band_sums = build_laplacian_pyramid(x, pyramid_depth)
-    band_counts = [torch.ones(levels, device=x.device, dtype=x.dtype) for _ in band_sums]
+    own = build_laplacian_pyramid(x, pyramid_depth)
+    band_sums = [band.clone() for band in own]
+    weight_sums = [torch.ones(levels, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
+    energy_sums = [_energy(band) for band in own]
     for depth in range(1, max_depth + 1):
         window = layout.nested_window(height, width, depth)
         crops = x[: levels - depth, :, window.rows, window.cols]
+        weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level
         for offset, band in enumerate(build_laplacian_pyramid(crops, pyramid_depth - first_band)):
-            band_sums[first_band + offset][depth:] += band
-            band_counts[first_band + offset][depth:] += 1
+            band_sums[first_band + offset][depth:] += weight * band
+            weight_sums[first_band + offset][depth:] += weight
+            if consolidation.preserve_energy:
+                energy_sums[first_band + offset][depth:] += weight * _energy(band)
 
-    averaged = [total / count.view(-1, 1, 1, 1) for total, count in zip(band_sums, band_counts)]
+    averaged = [total / weights for total, weights in zip(band_sums, weight_sums)]
+    if consolidation.preserve_energy:
+        averaged = [
+            _keep_energy(band, energy / weights, weights > 1)
+            for band, energy, weights in zip(averaged, energy_sums, weight_sums)
+        ]
     return collapse_laplacian_pyramid(averaged)
+
+
+def _energy(band: torch.Tensor) -> torch.Tensor:
+    """Mean square of each level's band, per channel: ``(N, C, h, w)`` -> ``(N, C, 1, 1)``."""
+    return band.pow(2).mean(dim=(-2, -1), keepdim=True)
+
+
+def _keep_energy(band: torch.Tensor, target: torch.Tensor, averaged: torch.Tensor) -> torch.Tensor:
+    """``band`` rescaled to ``target`` energy where it is an average of several observations.
+
+    Where the observations agree the average already has their energy and the
+    gain is 1, which is what keeps a consistent stack a fixed point.
+    """
+    current = _energy(band)
+    gain = torch.where(current > 0, (target / current.clamp(min=torch.finfo(band.dtype).tiny)).sqrt(), 1.0)
+    return band * torch.where(averaged, gain, 1.0)

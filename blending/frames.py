@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .geometry import ZoomLayout, check_stack
 from .precision import working_dtype
-from .render import paste_finer_levels
+from .render import RING_WIDTH, paste_finer_levels
 
 # Tolerance, in stack pixels or levels, for float64 rounding of values that are exact in theory.
 _EPS = 1e-9
@@ -106,7 +106,7 @@ def iter_zoom_frames(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
     positions = _check_positions(positions, levels)
-    views = paste_finer_levels(stack.to(working_dtype(stack.dtype)), layout, patch_gain=1.0)
+    views = paste_finer_levels(stack.to(working_dtype(stack.dtype)), layout, 1.0, RING_WIDTH)
     # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
     columns = views.permute(0, 3, 2, 1).contiguous()
     return _frames(columns, layout.zoom_factor, positions, height, width, chunk_size, stack.dtype)

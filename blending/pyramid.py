@@ -27,7 +27,8 @@ def box_downsample(image: torch.Tensor, factor: int) -> torch.Tensor:
     return F.avg_pool2d(image, factor)
 
 
-def _upsample(image: torch.Tensor) -> torch.Tensor:
+def upsample(image: torch.Tensor) -> torch.Tensor:
+    """Double the size with bilinear interpolation: the pyramid's expansion."""
     return F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -47,7 +48,7 @@ def build_laplacian_pyramid(image: torch.Tensor, depth: int) -> list[torch.Tenso
     low = image
     for _ in range(depth):
         coarser = box_downsample(low, 2)
-        bands.append(low - _upsample(coarser))
+        bands.append(low - upsample(coarser))
         low = coarser
     bands.append(low)
     return bands
@@ -64,5 +65,5 @@ def collapse_laplacian_pyramid(pyramid: list[torch.Tensor]) -> torch.Tensor:
     """
     image = pyramid[-1]
     for band in reversed(pyramid[:-1]):
-        image = band + _upsample(image)
+        image = band + upsample(image)
     return image

@@ -2,7 +2,7 @@
 
 - :mod:`.types`: socket types (ZOOM, ZOOM_PLAN) and the objects they carry.
 - :mod:`.latent`: Empty Zoom Latent.
-- :mod:`.prompts`: Zoom Prompts, Zoom Level Override.
+- :mod:`.prompts`: Zoom Prompts, Zoom Level Override, Zoom Flux Guidance.
 - :mod:`.grounding`: Zoom Photo Grounding.
 - :mod:`.guider`: the joint multi-scale GUIDER (a ``CFGGuider`` subclass) and its node.
 - :mod:`.ksampler`: Zoom KSampler.
@@ -16,7 +16,7 @@ from .grounding import ZoomPhotoGrounding
 from .guider import ZoomGuiderNode
 from .ksampler import ZoomKSampler
 from .latent import EmptyZoomLatent
-from .prompts import ZoomLevelOverride, ZoomPrompts
+from .prompts import ZoomFluxGuidance, ZoomLevelOverride, ZoomPrompts
 from .stack import BlendZoomStack, RenderZoomStack, ZoomViews
 from .video import SaveZoomVideo, ZoomVideoFrames
 
@@ -27,6 +27,7 @@ class PowersOfTenExtension(ComfyExtension):
             EmptyZoomLatent,
             ZoomPrompts,
             ZoomLevelOverride,
+            ZoomFluxGuidance,
             ZoomPhotoGrounding,
             ZoomGuiderNode,
             ZoomKSampler,

@@ -4,6 +4,7 @@ import inspect
 import logging
 import time
 
+import comfy.k_diffusion.sampling
 import comfy.model_management
 import comfy.model_patcher
 import comfy.samplers
@@ -13,10 +14,14 @@ from comfy_api.latest import io
 
 from ..sampler import Grounding, JointStep, PixelSpace, rendered_noise_sampler
 from .conditioning import LevelGroup, group_levels
-from .schema import CATEGORY, bounds_error, check_percent_range, percent_input
+from .schema import CATEGORY, MAX_LEVELS, bounds_error, check_percent_range, percent_input
 from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, SchedulePercent, ZoomPlan, ZoomPlanSocket
 
 log = logging.getLogger(__name__)
+
+PIXEL_TOLERANCE = 1 / 255
+"""Levels whose decoded image consolidation moves by less than a grey level (images in [0, 1]) are not encoded
+back: the round trip could only add the VAE's own error (``benchmarks/bench_decoded_seams.py``)."""
 
 
 class ZoomGuider(comfy.samplers.CFGGuider):
@@ -27,9 +32,11 @@ class ZoomGuider(comfy.samplers.CFGGuider):
     model calls, every level's classifier-free-guided estimate with all levels
     that share a model and batchable conditioning in one call, and hands them to
     the pack's :class:`~..sampler.JointStep` (grounding, blending and rendering).
-    Samplers that take a ``noise_sampler`` are given rendered noise, so
-    ancestral and SDE samplers inject noise that agrees across levels. Works
-    with any SAMPLER and SIGMAS through core SamplerCustomAdvanced.
+    ``sample`` starts from the step's initial noise (rendered) and gives samplers
+    that take a ``noise_sampler`` rendered noise, so ancestral and SDE samplers
+    inject noise that agrees across levels; CFG++ samplers' hooks see the whole,
+    consistent stack (:class:`SamplerParts`). Works with any SAMPLER and SIGMAS
+    through core SamplerCustomAdvanced.
 
     Args:
         model_patcher: the MODEL for every level the plan does not override.
@@ -38,6 +45,8 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         node: the node the user placed (named in error messages).
         grounding: photos from Zoom Photo Grounding.
         pixel_space: a VAE to consolidate through, and when.
+        max_batch: at most this many levels per model call (None: as many as batch exactly);
+            memory then follows the cap, not the number of levels.
     """
 
     def __init__(
@@ -49,11 +58,12 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         node: str,
         grounding: PhotoGrounding | None = None,
         pixel_space: PixelConsolidation | None = None,
+        max_batch: int | None = None,
     ):
         super().__init__(model_patcher)
         self.set_cfg(cfg)
         self.plan, self.node = plan, node
-        self.groups = group_levels(plan, model_patcher)
+        self.groups = group_levels(plan, model_patcher, node, max_batch)
         for group in self.groups:
             check_compatible_model(group.model, model_patcher, group.levels)
         self.inner_set_conds(level_conds(self.groups, model_patcher))
@@ -64,12 +74,15 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None
     ):
         check_latent(noise, self.plan, self.step, self.node)
-        sampler = with_rendered_noise(sampler, noise, self.step, seed)
+        sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed)
+        noise = self.step.initial_noise(noise)
         start = time.perf_counter()
         try:
             samples = super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
         finally:
             self.models.release()
+        base_model = self.model_patcher.model
+        samples = base_model.process_latent_out(self.step.finish(base_model.process_latent_in(samples)))
         log.info(
             "Zoom sampling: %d levels, zoom factor %d, %d steps, %.1f s",
             self.plan.zoom.levels,
@@ -80,10 +93,22 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         return samples
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
-        return self.step(self.estimate_levels(x, timestep, model_options or {}, seed), float(timestep.max()))
+        model_options = model_options or {}
+        own = self.model_options.get("sampler_post_cfg_function", [])
+        hooks = [hook for hook in model_options.get("sampler_post_cfg_function", []) if hook not in own]
+        parts = SamplerParts(x) if hooks else None
+        denoised = self.step(self.estimate_levels(x, timestep, model_options, seed, parts), float(timestep.max()))
+        if parts is not None:
+            denoised = parts.hand_to(hooks, denoised, self.step, self.cfg, self.inner_model, timestep, model_options)
+        return denoised
 
-    def estimate_levels(self, x, timestep, model_options, seed):
-        """Every level's own CFG estimate, before blending: ``(N, C, H, W)`` denoised latents."""
+    def estimate_levels(self, x, timestep, model_options, seed, parts=None):
+        """Every level's own CFG estimate, before blending: ``(N, C, H, W)`` denoised latents.
+
+        With ``parts``, the sampler's own post-CFG hooks are held back (they get
+        the whole, consistent stack afterwards) and each level's conditional and
+        unconditional estimates are recorded in ``parts`` instead.
+        """
         estimates = torch.empty_like(x)
         for number, group in enumerate(self.groups):
             comfy.model_management.throw_exception_if_processing_interrupted()
@@ -92,6 +117,9 @@ class ZoomGuider(comfy.samplers.CFGGuider):
             options = model_options
             if group.model is not self.model_patcher:
                 options = override_model_options(group.model, model_options)
+            if parts is not None:
+                own = group.model.model_options.get("sampler_post_cfg_function", [])
+                options = {**options, "sampler_post_cfg_function": [*own, parts.recorder(rows)]}
             estimates[rows] = comfy.samplers.sampling_function(
                 self.models.use(group.model),
                 x if whole else x[rows],
@@ -180,7 +208,7 @@ def joint_step(
     model_pixel_space = None
     if pixel_space is not None:
         decode, encode = vae_codec(pixel_space.vae, model_patcher)
-        model_pixel_space = PixelSpace(decode, encode, pixel_space.when.sigmas(model_sampling))
+        model_pixel_space = PixelSpace(decode, encode, pixel_space.when.sigmas(model_sampling), PIXEL_TOLERANCE)
     return JointStep(plan.zoom.layout, grounding=model_grounding, pixel_space=model_pixel_space)
 
 
@@ -216,12 +244,62 @@ def check_latent(noise, plan: ZoomPlan, step: JointStep, node: str) -> None:
             raise ValueError(f"Zoom Photo Grounding: {error}") from None
 
 
+class SamplerParts:
+    """Each level's conditional and unconditional estimates of one evaluation, for the sampler's post-CFG hooks.
+
+    CFG++ samplers (``*_cfg_pp``) read the unconditional estimate through a
+    post-CFG hook and step along it. Called per group of levels, a hook would
+    see a part of the stack, unblended, beside a consolidated estimate; so the
+    guider records both estimates of every level here and hands the hooks the
+    whole stack, consistent: each estimate blended and rendered like the
+    denoised one (in latent space), which at cfg 1 makes the unconditional
+    estimate the denoised one exactly.
+    """
+
+    def __init__(self, x: torch.Tensor):
+        self.x = x
+        self.cond = torch.zeros_like(x)
+        self.uncond = torch.zeros_like(x)
+
+    def recorder(self, rows: list[int]):
+        """A post-CFG function that records its levels' estimates and changes nothing."""
+
+        def record(args):
+            self.cond[rows] = args["cond_denoised"]
+            if args["uncond_denoised"] is not None:
+                self.uncond[rows] = args["uncond_denoised"]
+            return args["denoised"]
+
+        return record
+
+    def hand_to(self, hooks, denoised, step: JointStep, cfg, model, timestep, model_options):
+        """Run the sampler's hooks on the whole stack, as ``cfg_function`` would, with consistent estimates."""
+        cond, uncond = (step.consolidate(estimates) for estimates in (self.cond, self.uncond))
+        for hook in hooks:
+            args = {
+                "denoised": denoised,
+                "cond": None,
+                "uncond": None,
+                "cond_scale": cfg,
+                "model": model,
+                "uncond_denoised": uncond,
+                "cond_denoised": cond,
+                "sigma": timestep,
+                "model_options": model_options,
+                "input": self.x,
+            }
+            denoised = hook(args)
+        return denoised
+
+
 def override_model_options(model_patcher, model_options):
-    """The override model's own options, carrying the schedule the sampler set for this run."""
+    """The override model's own options, carrying what the sampler set for this run: the schedule, and CFG at 1."""
     options = comfy.model_patcher.create_model_options_clone(model_patcher.model_options)
     sample_sigmas = model_options.get("transformer_options", {}).get("sample_sigmas")
     if sample_sigmas is not None:
         options.setdefault("transformer_options", {})["sample_sigmas"] = sample_sigmas
+    if model_options.get("disable_cfg1_optimization"):
+        options["disable_cfg1_optimization"] = True
     return options
 
 
@@ -244,12 +322,22 @@ def check_compatible_model(model_patcher, reference, levels) -> None:
         )
 
 
-def with_rendered_noise(sampler, noise, step: JointStep, seed):
-    """The same sampler, given rendered noise when its function takes a ``noise_sampler``."""
+def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed):
+    """The same sampler, given rendered noise when its function takes a ``noise_sampler``.
+
+    The draws come from k-diffusion's Brownian tree, as ComfyUI's SDE samplers
+    draw by default, so that solvers stepping inside an interval see increments of
+    one Brownian motion (see :func:`~..sampler.rendered_noise_sampler`).
+    """
     if not isinstance(sampler, comfy.samplers.KSAMPLER) or not takes_noise_sampler(sampler.sampler_function):
         return sampler
-    generator = torch.Generator().manual_seed(seed if seed is not None else 0)
-    noise_sampler = rendered_noise_sampler(noise, step.layout, generator=generator)
+    positive = sigmas[sigmas > 0]
+    if len(positive) < 2:
+        return sampler
+    draw = comfy.k_diffusion.sampling.BrownianTreeNoiseSampler(
+        noise, positive.min(), positive.max(), seed=seed if seed is not None else 0, cpu=True
+    )
+    noise_sampler = rendered_noise_sampler(noise, step.layout, draw=draw)
     return comfy.samplers.KSAMPLER(
         sampler.sampler_function,
         {**sampler.extra_options, "noise_sampler": noise_sampler},
@@ -297,13 +385,23 @@ def consolidation_inputs() -> list:
         ),
         percent_input(
             "pixel_start_percent",
-            0.0,
-            "With a VAE: where in the schedule pixel-space consolidation starts (0: the noisy start).",
+            0.9,
+            "With a VAE: where in the schedule pixel-space consolidation starts (0: the noisy start). Measured: the "
+            "last 10% brings the decoded views as close as every step does, at a fraction of the cost.",
         ),
         percent_input(
             "pixel_end_percent",
             1.0,
             "With a VAE: where in the schedule pixel-space consolidation ends (1: the last step).",
+        ),
+        io.Int.Input(
+            "max_batch",
+            default=0,
+            min=0,
+            max=MAX_LEVELS,
+            optional=True,
+            tooltip="At most this many levels per model call; memory then follows this, not the number of levels, "
+            "for zooms of any depth. 0: as many as batch together.",
         ),
     ]
 
@@ -316,13 +414,23 @@ def consolidation_input_error(node: type[io.ComfyNode], start: float | None, end
 
 
 def make_zoom_guider(
-    model, zoom_plan, cfg, node: str, grounding=None, vae=None, pixel_start_percent=0.0, pixel_end_percent=1.0
+    model,
+    zoom_plan,
+    cfg,
+    node: str,
+    grounding=None,
+    vae=None,
+    pixel_start_percent=0.9,
+    pixel_end_percent=1.0,
+    max_batch=0,
 ) -> ZoomGuider:
     """The guider the nodes build from their inputs."""
     pixel_space = None
     if vae is not None:
         pixel_space = PixelConsolidation(vae, SchedulePercent(pixel_start_percent, pixel_end_percent))
-    return ZoomGuider(model, zoom_plan, cfg, node=node, grounding=grounding, pixel_space=pixel_space)
+    return ZoomGuider(
+        model, zoom_plan, cfg, node=node, grounding=grounding, pixel_space=pixel_space, max_batch=max_batch or None
+    )
 
 
 class ZoomGuiderNode(io.ComfyNode):
@@ -335,8 +443,8 @@ class ZoomGuiderNode(io.ComfyNode):
             description=(
                 "A guider for SamplerCustomAdvanced that samples every zoom level at once, each with its own "
                 "prompt, and keeps them consistent: each step's estimates are blended across levels and every "
-                "level is re-rendered from the blend; ancestral/SDE samplers also get noise that agrees across "
-                "levels. Works with any sampler, scheduler and noise."
+                "level is re-rendered from the blend; the initial noise, and the noise ancestral and SDE samplers "
+                "inject, agree across levels too. Works with any sampler, scheduler and noise."
             ),
             inputs=[
                 *model_and_plan_inputs(),

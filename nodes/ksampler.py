@@ -21,7 +21,8 @@ class ZoomKSampler(io.ComfyNode):
             description=(
                 "KSampler for zoom stacks: denoises all zoom levels together, each with its own prompt, so that "
                 "every level is a plausible image for its prompt and all levels agree where they overlap. "
-                "Default sampler: the paper's ancestral DDPM step (euler_ancestral)."
+                "Every sampler and scheduler works; the defaults (euler_ancestral, the paper's ancestral DDPM "
+                "step, Karras, 30 steps) are the ones measured best per model call."
             ),
             inputs=[
                 *model_and_plan_inputs(),
@@ -34,18 +35,25 @@ class ZoomKSampler(io.ComfyNode):
                     control_after_generate=True,
                     tooltip="Seed for the initial noise and the noise injected at each step.",
                 ),
-                io.Int.Input("steps", default=50, min=1, max=10000, tooltip="Denoising steps (the paper used 256)."),
+                io.Int.Input(
+                    "steps",
+                    default=30,
+                    min=1,
+                    max=10000,
+                    tooltip="Denoising steps (the paper used 256; on an exact prior 20-30 already reach full detail).",
+                ),
                 cfg_input(),
                 io.Combo.Input(
                     "sampler_name",
                     options=comfy.samplers.KSampler.SAMPLERS,
                     default="euler_ancestral",
-                    tooltip="Ancestral and SDE samplers get noise that agrees across levels; others work too.",
+                    tooltip="Any sampler: ancestral and SDE samplers inject noise that agrees across levels, "
+                    "deterministic ones start from noise that does.",
                 ),
                 io.Combo.Input(
                     "scheduler",
                     options=comfy.samplers.KSampler.SCHEDULERS,
-                    default="normal",
+                    default="karras",
                     tooltip="How the noise level falls over the steps, as in KSampler.",
                 ),
                 io.Float.Input(

@@ -1,5 +1,8 @@
 """Per-level prompts (Zoom Prompts) and per-level overrides of conditioning and model."""
 
+from dataclasses import replace
+
+import node_helpers
 from comfy_api.latest import io
 
 from .schema import CATEGORY, DEEPEST, bounds_error, level_input, resolve_level, zoom_input
@@ -65,6 +68,34 @@ class ZoomPrompts(io.ComfyNode):
 
 
 NODE = "Zoom Level Override"
+GUIDANCE = "Zoom Flux Guidance"
+
+
+def level_range_error(node: type[io.ComfyNode], first_level, last_level) -> str | None:
+    """What a ``first_level`` / ``last_level`` pair alone shows to be wrong, for ``validate_inputs``."""
+    error = bounds_error(node, first_level=first_level, last_level=last_level)
+    if error or None in (first_level, last_level):
+        return error
+    if last_level != DEEPEST and last_level < first_level:
+        return f"{node.define_schema().display_name}: last_level {last_level} is before first_level {first_level}"
+    return None
+
+
+def level_range(node: str, zoom_plan, first_level: int, last_level: int) -> tuple[int, int]:
+    """``(first, last)`` of a zoom plan's levels, the deepest for :data:`~.schema.DEEPEST`; checked against the zoom."""
+    levels = zoom_plan.zoom.levels
+    last = resolve_level(last_level, levels)
+    if max(first_level, last) >= levels:
+        raise ValueError(f"{node}: levels {first_level}-{last} reach past the zoom's {levels} levels (0-{levels - 1})")
+    return first_level, last
+
+
+def range_inputs(verb: str) -> list:
+    """``first_level`` and ``last_level``: one level or a range, -1 reaching the deepest."""
+    return [
+        level_input("first_level", f"First level to {verb} (0 is the widest)."),
+        level_input("last_level", f"Last level to {verb}, inclusive.", default=DEEPEST, deepest=True),
+    ]
 
 
 class ZoomLevelOverride(io.ComfyNode):
@@ -83,8 +114,7 @@ class ZoomLevelOverride(io.ComfyNode):
                 ZoomPlanSocket.Input(
                     "zoom_plan", tooltip="The zoom plan to change, from Zoom Prompts or another override."
                 ),
-                level_input("first_level", "First level to override (0 is the widest)."),
-                level_input("last_level", "Last level to override, inclusive.", default=DEEPEST, deepest=True),
+                *range_inputs("override"),
                 io.Conditioning.Input("positive", optional=True, tooltip="New positive conditioning for these levels."),
                 io.Conditioning.Input("negative", optional=True, tooltip="New negative conditioning for these levels."),
                 io.Model.Input(
@@ -98,23 +128,56 @@ class ZoomLevelOverride(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, first_level=None, last_level=None) -> bool | str:
-        error = bounds_error(cls, first_level=first_level, last_level=last_level)
-        if error:
-            return error
-        if None not in (first_level, last_level) and last_level != DEEPEST and last_level < first_level:
-            return f"{NODE}: last_level {last_level} is before first_level {first_level}"
-        return True
+        return level_range_error(cls, first_level, last_level) or True
 
     @classmethod
     def execute(cls, zoom_plan, first_level, last_level, positive=None, negative=None, model=None) -> io.NodeOutput:
-        levels = zoom_plan.zoom.levels
-        last = resolve_level(last_level, levels)
-        if max(first_level, last) >= levels:
-            raise ValueError(
-                f"{NODE}: levels {first_level}-{last} reach past the zoom's {levels} levels (0-{levels - 1})"
-            )
+        first, last = level_range(NODE, zoom_plan, first_level, last_level)
         changes = {"positive": positive, "negative": negative, "model": model}
         changes = {name: value for name, value in changes.items() if value is not None}
         if not changes:
             raise ValueError(f"{NODE}: connect at least one of positive, negative or model")
-        return io.NodeOutput(zoom_plan.with_override(first_level, last, **changes))
+        return io.NodeOutput(zoom_plan.with_levels(first, last, lambda level: replace(level, **changes)))
+
+
+class ZoomFluxGuidance(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_ZoomFluxGuidance",
+            display_name=GUIDANCE,
+            category=CATEGORY,
+            description=(
+                "Core FluxGuidance for a zoom plan: sets the guidance that Flux-dev models read from the positive "
+                "conditioning, for every level or a range (chain several for different ranges). Levels with "
+                "different guidance run in separate model calls. Models without guidance ignore it."
+            ),
+            inputs=[
+                ZoomPlanSocket.Input(
+                    "zoom_plan", tooltip="The zoom plan, from Zoom Prompts or another zoom plan node."
+                ),
+                io.Float.Input(
+                    "guidance",
+                    default=3.5,
+                    min=0.0,
+                    max=100.0,
+                    step=0.1,
+                    tooltip="Flux guidance for these levels, as core FluxGuidance (3.5 is Flux-dev's usual).",
+                ),
+                *range_inputs("guide"),
+            ],
+            outputs=[ZoomPlanSocket.Output(display_name="zoom_plan")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, guidance=None, first_level=None, last_level=None) -> bool | str:
+        return bounds_error(cls, guidance=guidance) or level_range_error(cls, first_level, last_level) or True
+
+    @classmethod
+    def execute(cls, zoom_plan, guidance, first_level, last_level) -> io.NodeOutput:
+        first, last = level_range(GUIDANCE, zoom_plan, first_level, last_level)
+
+        def guided(level):
+            return replace(level, positive=node_helpers.conditioning_set_values(level.positive, {"guidance": guidance}))
+
+        return io.NodeOutput(zoom_plan.with_levels(first, last, guided))

@@ -1,6 +1,6 @@
 """The pack's socket types and the plain objects that travel on them, defined once."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 from comfy_api.latest import io
@@ -46,11 +46,9 @@ class ZoomPlan:
     zoom: ZoomSpec
     levels: tuple[LevelConditioning, ...]
 
-    def with_override(self, first: int, last: int, **changes) -> "ZoomPlan":
-        """A copy whose levels ``first … last`` (inclusive) take ``changes`` (positive/negative/model)."""
-        levels = tuple(
-            replace(level, **changes) if first <= index <= last else level for index, level in enumerate(self.levels)
-        )
+    def with_levels(self, first: int, last: int, change) -> "ZoomPlan":
+        """A copy whose levels ``first … last`` (inclusive) are ``change(level)``."""
+        levels = tuple(change(level) if first <= index <= last else level for index, level in enumerate(self.levels))
         return ZoomPlan(self.zoom, levels)
 
 
@@ -87,7 +85,7 @@ class PixelConsolidation:
     """Blending and rendering through the VAE, in pixel space, for the part of the schedule ``when`` names."""
 
     vae: object
-    when: SchedulePercent = SchedulePercent()
+    when: SchedulePercent = SchedulePercent(0.9, 1.0)
 
 
 Zoom = io.Custom("P10_ZOOM")

@@ -54,7 +54,8 @@ def sample_zoom_stack(
     """Sample a zoom stack jointly across levels.
 
     Paper Algorithm 2 in k-diffusion sigma space (``x = x0 + sigma * n``). Every
-    level keeps its own noisy state, started from independent noise. At each
+    level keeps its own noisy state, started from the step's initial noise
+    (:meth:`~.step.JointStep.initial_noise`: rendered, unless told otherwise). At each
     step the denoiser predicts every level at once; the :class:`~.step.JointStep`
     turns the estimates into one consistent stack (blend and render, after
     optional grounding), and an ancestral step moves toward those rendered
@@ -67,7 +68,7 @@ def sample_zoom_stack(
         denoise: ``denoise(x, sigma) -> estimates``: the noisy stack ``(N, C, H, W)``
             and a 0-d tensor sigma in, clean estimates ``(N, C, H, W)`` out
             (one batched model call, each level with its own prompt).
-        noise: initial unit noise, one independent draw per level.
+        noise: unit noise, one independent draw per level.
         sigmas: decreasing 1-D schedule ending in 0.
         step: the joint step, or just the layout (zoom factor) for plain blend-and-render.
         eta: 1 for the paper's ancestral DDPM step (Euler ancestral), 0 for deterministic Euler.
@@ -90,7 +91,7 @@ def sample_zoom_stack(
     check_sigmas(sigmas)
     step.check(noise.shape)
     noise_sampler = rendered_noise_sampler(noise, step.layout, generator=generator)
-    x = noise * sigmas[0]
+    x = step.initial_noise(noise) * sigmas[0]
     for index in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[index], sigmas[index + 1]
         estimates = denoise(x, sigma)

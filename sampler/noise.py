@@ -7,26 +7,39 @@ import torch
 from ..blending import ZoomLayout, check_stack
 from ..blending.render import paste_finer_levels
 
+NoiseSampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 def rendered_noise_sampler(
-    x: torch.Tensor, zoom: ZoomLayout | int, *, generator: torch.Generator | None = None
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Make a ``noise_sampler(sigma, sigma_next)`` whose every draw is ``Π_noise(E)`` for a fresh ``E``.
+    x: torch.Tensor,
+    zoom: ZoomLayout | int,
+    *,
+    generator: torch.Generator | None = None,
+    draw: NoiseSampler | None = None,
+) -> NoiseSampler:
+    """Make a ``noise_sampler(sigma, sigma_next)`` whose every draw is ``Π_noise(E)`` for a new unit ``E``.
 
     This is the signature k-diffusion's ancestral and SDE samplers (and ComfyUI's,
     through their ``noise_sampler`` argument) call for the noise they inject, so
     any of them injects noise that agrees across levels where they overlap while
     each level's noise stays unit-variance and white.
 
+    ``E`` is a fresh draw per call, or what ``draw`` gives for the interval. SDE
+    solvers that evaluate inside a step (DPM++ SDE, SEEDS) expect the noise of
+    nested intervals to be increments of one Brownian motion, as k-diffusion's
+    ``BrownianTreeNoiseSampler`` gives; Π_noise is linear and keeps every level
+    unit-variance and white, so rendered increments of a Brownian motion are
+    increments of a rendered Brownian motion.
+
     Args:
         x: the zoom stack being sampled; gives shape, device and dtype.
         zoom: the :class:`~..blending.ZoomLayout`, or the zoom factor ``p``.
-        generator: random generator for ``E``; draws happen on its device and
+        generator: random generator for fresh draws; draws happen on its device and
             are moved to ``x``'s. ``None`` uses the global generator of ``x``'s device.
+        draw: ``draw(sigma, sigma_next)`` -> unit noise of ``x``'s shape, instead of fresh draws.
 
     Returns:
-        ``noise_sampler(sigma, sigma_next) -> Tensor`` of ``x``'s shape, device and
-        dtype. The sigmas are accepted for signature compatibility and unused.
+        ``noise_sampler(sigma, sigma_next) -> Tensor`` of ``x``'s shape, device and dtype.
 
     Shape:
         ``x``: ``(N, C, H, W)``; each draw: ``(N, C, H, W)``.
@@ -37,7 +50,10 @@ def rendered_noise_sampler(
     gain = float(layout.zoom_factor)
 
     def noise_sampler(sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
+        if draw is None:
+            noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
+        else:
+            noise = draw(sigma, sigma_next).float()
         return paste_finer_levels(noise.to(device), layout, patch_gain=gain).to(dtype)
 
     return noise_sampler

@@ -5,13 +5,15 @@ the model call and its own update: ComfyUI's samplers through the Zoom Guider,
 and :func:`~.joint.sample_zoom_stack` in plain PyTorch.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
-from ..blending import ZoomLayout, as_layout, consolidate_through_codec
-from ..blending.blend import consolidate_levels
+from ..blending import Consolidation, ZoomLayout, as_layout, consolidate_through_codec
+from ..blending.blend import DEFAULT, consolidate_levels
 from ..blending.codec import Codec
+from ..blending.render import paste_finer_levels
 from .grounding import Grounding, ground_estimates
 from .schedule import SigmaRange
 
@@ -24,11 +26,14 @@ class PixelSpace:
         decode: latents ``(N, C, h, w)`` -> images ``(N, C', H, W)``.
         encode: images ``(B, C', H, W)`` -> latents ``(B, C, h, w)``.
         sigmas: where in the schedule to consolidate in pixel space; elsewhere it happens in latent space.
+        tolerance: a level whose image consolidation moves by no more than this (root mean square, in the
+            decoder's units) is not encoded back (:func:`~..blending.consolidate_through_codec`).
     """
 
     decode: Codec
     encode: Codec
     sigmas: SigmaRange = SigmaRange()
+    tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,16 +43,23 @@ class JointStep:
     Paper Algorithm 2, between the model call and the update: optional photo
     grounding (§4.4), then blend (Fig. 5) and render (Algorithm 1) in latent
     space, or in pixel space through a codec where :attr:`pixel_space` says so.
+    It also says how sampling starts (:meth:`initial_noise`).
 
     Attributes:
         layout: where the levels sit (a :class:`~..blending.ZoomLayout` or a zoom factor).
         grounding: photos that constrain some levels, and when.
         pixel_space: a decoder and encoder to consolidate through, and when.
+        consolidation: the choices blend-then-render makes where the paper is open
+            (:class:`~..blending.Consolidation`; ``blending.PAPER`` for the paper's own).
+        rendered_initial_noise: start every level from rendered noise (Π_noise of
+            the independent draws) rather than from the draws themselves, see :meth:`initial_noise`.
     """
 
     layout: ZoomLayout
     grounding: Grounding | None = None
     pixel_space: PixelSpace | None = None
+    consolidation: Consolidation = DEFAULT
+    rendered_initial_noise: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "layout", as_layout(self.layout))
@@ -62,6 +74,39 @@ class JointStep:
         if self.grounding is not None:
             self.grounding.check(stack_shape)
 
+    def initial_noise(self, noise: torch.Tensor) -> torch.Tensor:
+        """The noise sampling starts from: the independent draws, rendered (Π_noise) unless told otherwise.
+
+        Deterministic samplers (Euler, DPM++ 2M, UniPC, DDIM...) inject no noise
+        after the first step, so the initial noise is all that makes their levels
+        agree: rendered, each level's noise inside a finer level's footprint is
+        that level's noise box-shrunk (and rescaled to unit variance), and every
+        level still starts from exactly unit-variance white noise. Measured on
+        the exact prior, it keeps deep levels' fine and shared octaves at
+        independent sampling's energy, where independent draws lose half of it.
+
+        Shape:
+            ``(N, C, H, W)`` -> ``(N, C, H, W)``.
+        """
+        if not self.rendered_initial_noise:
+            return noise
+        return paste_finer_levels(noise, self.layout, patch_gain=float(self.layout.zoom_factor))
+
+    def consolidate(self, estimates: torch.Tensor) -> torch.Tensor:
+        """Blend and render in latent space, nothing else: for estimates other than the denoised one."""
+        return consolidate_levels(estimates, self.layout, self.consolidation)
+
+    def finish(self, samples: torch.Tensor) -> torch.Tensor:
+        """The sampler's result, made consistent the way the schedule's end is: at sigma 0, without grounding.
+
+        Most samplers end on the last consolidated estimate, which this leaves as
+        it is (a consistent stack is a fixed point; in pixel space, levels that
+        already agree are not encoded again); a few end beside it (DPM fast and
+        adaptive stop at their own last sigma, UniPC adds a corrector after the
+        last evaluation), and those are consolidated once more.
+        """
+        return dataclasses.replace(self, grounding=None)(samples, 0.0)
+
     def __call__(self, estimates: torch.Tensor, sigma: float) -> torch.Tensor:
         """The consistent estimates for one evaluation at noise level ``sigma``.
 
@@ -72,5 +117,7 @@ class JointStep:
             estimates = ground_estimates(estimates, self.layout, self.grounding)
         if self.pixel_space is not None and sigma in self.pixel_space.sigmas:
             space = self.pixel_space
-            return consolidate_through_codec(estimates, self.layout, space.decode, space.encode)
-        return consolidate_levels(estimates, self.layout)
+            return consolidate_through_codec(
+                estimates, self.layout, space.decode, space.encode, self.consolidation, space.tolerance
+            )
+        return consolidate_levels(estimates, self.layout, self.consolidation)

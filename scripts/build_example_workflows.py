@@ -39,6 +39,16 @@ SD15_CHECKPOINT = {
     "v1-5-pruned-emaonly-fp16.safetensors",
     "directory": "checkpoints",
 }
+SDXL_CHECKPOINT = {
+    "name": "sd_xl_base_1.0.safetensors",
+    "url": "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors",
+    "directory": "checkpoints",
+}
+FLUX_CHECKPOINT = {
+    "name": "flux1-dev-fp8.safetensors",
+    "url": "https://huggingface.co/Comfy-Org/flux1-dev/resolve/main/flux1-dev-fp8.safetensors",
+    "directory": "checkpoints",
+}
 DETAIL_LORA = {
     "name": "add_detail.safetensors",
     "url": "https://civitai.com/api/download/models/62833",
@@ -91,11 +101,18 @@ class Node:
 SEEDED = {"P10_ZoomKSampler", "RandomNoise"}
 
 
-def zoom_front(prompts: str = ZOOM_PROMPTS, clip_node: int = 1) -> list[Node]:
-    """Checkpoint, Empty Zoom Latent and Zoom Prompts: the start every example shares."""
+def zoom_front(
+    prompts: str = ZOOM_PROMPTS, clip_node: int = 1, checkpoint: dict = SD15_CHECKPOINT, size: int = 512
+) -> list[Node]:
+    """Checkpoint, Empty Zoom Latent (channels from the model) and Zoom Prompts: the start every example shares."""
     return [
-        Node(1, "CheckpointLoaderSimple", 0, {"ckpt_name": SD15_CHECKPOINT["name"]}, models=[SD15_CHECKPOINT]),
-        Node(2, "P10_EmptyZoomLatent", 0, {"width": 512, "height": 512, "levels": 6, "zoom_factor": "2"}),
+        Node(1, "CheckpointLoaderSimple", 0, {"ckpt_name": checkpoint["name"]}, models=[checkpoint]),
+        Node(
+            2,
+            "P10_EmptyZoomLatent",
+            0,
+            {"width": size, "height": size, "levels": 6, "zoom_factor": "2", "model": (1, 0)},
+        ),
         Node(
             3,
             "P10_ZoomPrompts",
@@ -126,7 +143,7 @@ def zoom_back(samples: tuple[int, int], first_id: int, column: int) -> list[Node
 
 
 def ksampler(node_id: int, model: tuple[int, int], plan: tuple[int, int], column: int, **extra) -> Node:
-    inputs = {"model": model, "zoom_plan": plan, "latent_image": (2, 0), "seed": 7, "steps": 50}
+    inputs = {"model": model, "zoom_plan": plan, "latent_image": (2, 0), "seed": 7}
     return Node(node_id, "P10_ZoomKSampler", column, inputs | extra)
 
 
@@ -139,7 +156,7 @@ def zoom_guider_custom_sampler() -> list[Node]:
         *zoom_front(),
         Node(4, "P10_ZoomGuider", 2, {"model": (1, 0), "zoom_plan": (3, 0)}),
         Node(5, "KSamplerSelect", 2, {"sampler_name": "euler_ancestral"}),
-        Node(6, "BasicScheduler", 2, {"model": (1, 0), "scheduler": "normal", "steps": 50}),
+        Node(6, "BasicScheduler", 2, {"model": (1, 0), "scheduler": "karras", "steps": 30}),
         Node(7, "RandomNoise", 2, {"noise_seed": 7}),
         Node(
             8,
@@ -210,8 +227,29 @@ def photo_zoom() -> list[Node]:
             title="Crop the photo to the zoom's size",
         ),
         Node(6, "P10_ZoomPhotoGrounding", 2, {"level": 0, "image": (5, 0), "vae": (1, 2)}),
-        ksampler(7, (1, 0), (3, 0), 3, grounding=(6, 0), vae=(1, 2)),
+        ksampler(7, (1, 0), (3, 0), 3, grounding=(6, 0)),
         *zoom_back((7, 0), 8, 4),
+    ]
+
+
+def sdxl_zoom() -> list[Node]:
+    """text_zoom on SDXL at its native 1024 px."""
+    return [
+        *zoom_front(checkpoint=SDXL_CHECKPOINT, size=1024),
+        ksampler(4, (1, 0), (3, 0), 2, cfg=6.0),
+        *zoom_back((4, 0), 5, 3),
+    ]
+
+
+def flux_zoom() -> list[Node]:
+    """text_zoom on Flux-dev: 16-channel latents from the model, guidance per level, cfg 1, Euler."""
+    front = zoom_front(checkpoint=FLUX_CHECKPOINT, size=1024)
+    front[2].inputs["negative"] = ""
+    return [
+        *front,
+        Node(4, "P10_ZoomFluxGuidance", 1, {"zoom_plan": (3, 0), "guidance": 3.5}),
+        ksampler(5, (1, 0), (4, 0), 2, cfg=1.0, sampler_name="euler", scheduler="simple", steps=20),
+        *zoom_back((5, 0), 6, 3),
     ]
 
 
@@ -251,6 +289,8 @@ WORKFLOWS = {
     "per_level_lora": per_level_lora,
     "photo_zoom": photo_zoom,
     "zoom_video": zoom_video,
+    "sdxl_zoom": sdxl_zoom,
+    "flux_zoom": flux_zoom,
 }
 WORKFLOW_MODELS: dict[str, list[dict]] = {}
 """Model links of a whole workflow, for files no widget names directly (the TAESD halves behind Load VAE's

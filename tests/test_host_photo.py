@@ -86,9 +86,12 @@ def test_grounded_photo_comes_back_at_level_0(zoom):
 
 def test_pixel_space_consolidation_makes_decoded_views_agree(zoom):
     latent_mode = seam(zoom.sample(8).movedim(-1, 1), measure="db", comfy=zoom.comfy)
-    pixel_mode = seam(zoom.sample(8, vae=zoom.vae).movedim(-1, 1), measure="db", comfy=zoom.comfy)
-    # Measured at 10 and 20 steps: 22.5 and 21.4 dB in latent space, 32.7 and 32.6 dB in pixel space.
-    assert pixel_mode > latent_mode + 6
+    pixel_mode = seam(
+        zoom.sample(8, vae=zoom.vae, pixel_start_percent=0.0).movedim(-1, 1), measure="db", comfy=zoom.comfy
+    )
+    # Measured at 8 steps: 23.6 dB in latent space, 27.0 dB in pixel space (the paper's equal band weights pull
+    # the raw decodes closer, 34 dB, at the cost of deep levels' detail; the final step makes the views agree).
+    assert pixel_mode > latent_mode + 2.5
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])

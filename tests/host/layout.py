@@ -18,6 +18,10 @@ from collections.abc import Iterable, Mapping
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 PACK_NAME = "powers_of_ten"
+STAND_INS = pathlib.Path(__file__).resolve().parent / "stand_ins"
+"""A test-only node pack loaded beside the pack: text encoders and a Flux model too large to make tiny otherwise."""
+TINY_MODELS = REPO_ROOT / ".cache" / "models"
+"""Where ``scripts/make_tiny_models.py`` writes the tiny SDXL, SD3, Flux and SD2 models."""
 
 
 def locate_comfyui() -> pathlib.Path | None:
@@ -101,11 +105,16 @@ def prepare_layout(extra_model_paths: Mapping[str, Iterable[os.PathLike]] | None
     for sub in ("custom_nodes", "models/checkpoints", "input", "output", "temp", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "custom_nodes" / PACK_NAME).symlink_to(REPO_ROOT, target_is_directory=True)
+    (base / "custom_nodes" / "p10_stand_ins").symlink_to(STAND_INS, target_is_directory=True)
+    TINY_MODELS.mkdir(parents=True, exist_ok=True)
     checkpoint = tiny_checkpoint()
     (base / "models" / "checkpoints" / checkpoint.name).symlink_to(checkpoint)
 
     shared = sorted(p for p in SHARED_MODELS.iterdir() if p.is_dir() and p.name.startswith("tae"))
     folders: dict[str, list[str]] = {"vae_approx": [str(p) for p in shared]} if SHARED_MODELS.is_dir() else {}
+    # The tiny family models, as UNETLoader and CheckpointLoaderSimple list them (generated on first use).
+    folders["diffusion_models"] = [str(TINY_MODELS)]
+    folders["checkpoints"] = [str(TINY_MODELS)]
     for kind, dirs in (extra_model_paths or {}).items():
         folders.setdefault(kind, []).extend(str(pathlib.Path(d).resolve()) for d in dirs)
     # JSON strings are valid YAML double-quoted scalars: no yaml dependency needed here

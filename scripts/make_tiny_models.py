@@ -1,0 +1,529 @@
+#!/usr/bin/env python
+"""Generate tiny random-weight SDXL, SD3, SD3.5, Flux and SD2.x models for tests.
+
+Every file lives in ``<repo>/.cache/models/tiny_<family>.safetensors`` and is
+regenerated when it is missing or its metadata version stamp differs. Keys and
+shapes come from ComfyUI itself: the family's diffusion module class is built
+on the ``meta`` device with ``comfy.ops.disable_weight_init`` from the config
+dict that ComfyUI's shape sniffing returns for such a file, and the generator
+checks that the finished state dict is detected back as the intended family
+and prediction type (``RuntimeError`` if not).
+Weights are a seeded random fill (>=2-D weights N(0, 1/fan_in), norm weights 1,
+biases 0, ``pos_embed`` N(0, 0.02^2)) plus the hand-set tensors below, which
+keep sampled latents O(1) while the output still depends on the prompt. So
+ComfyUI must be importable (booted, e.g. by the test host) to generate a file;
+checking the cache needs only safetensors.
+
+Families (``FAMILIES``), what each file holds and what loads it:
+
+* ``sdxl``: SDXL UNet only, ``comfy.sd.load_diffusion_model`` (UNETLoader)
+  detects ``SDXL``, EPS, latent format SDXL. 320 channels, channel_mult
+  [1, 1, 1], 2 res blocks per level, input transformer depths exactly
+  [0, 0, 2, 2, 10, 10] (SDXL's detection compares the whole list), no output
+  transformers, no middle block, context 2048, adm 2816, linear proj; fp16,
+  131.6 M parameters, 251 MiB.
+* ``sdxl_vpred``: the same UNet plus a ``v_pred`` marker key, detected as
+  ``SDXL`` with V_PREDICTION (ComfyUI logs the marker as an unexpected key); 251 MiB.
+* ``koala``: the KOALA-700M layout (1 res block per level, input transformer
+  depths [0, 2, 5]), detected as ``KOALA_700M`` (an SDXL subclass, EPS); fp16,
+  60.6 M parameters, 116 MiB.
+* ``sd3``: SD3 single-file checkpoint for
+  ``comfy.sd.load_checkpoint_guess_config`` (CheckpointLoaderSimple): an MMDiT
+  of depth 1 (hidden 64, one joint block), patch 2, 16 channels, adm 2048,
+  context 4096 -> 64 and a 32x32 ``pos_embed`` table (latents up to 64x64)
+  under ``model.diffusion_model.`` (bf16), detected as ``SD3`` (flow,
+  ModelSamplingDiscreteFlow); the SD1.5 fixture's full random CLIP-L
+  (``make_tiny_checkpoint.build_clip``, fp16) under
+  ``text_encoders.clip_l.transformer.text_model.``, which ComfyUI builds into an
+  ``SD3ClipModel`` with CLIP-L only; the real TAESD3 weights under
+  ``first_stage_model.taesd_{encoder,decoder}.`` with ``vae_scale`` 1.5305 and
+  ``vae_shift`` 0.0609, the keys ComfyUI's ``VAE`` loads as a 16-channel TAESD;
+  241 MiB, almost all of it CLIP-L.
+* ``sd35``: SD3.5-style MMDiT only (bf16), for ``comfy.sd.load_diffusion_model``:
+  RMS q/k norms (``ln_q`` keys -> ``qk_norm`` "rms") and a second x-block
+  attention in block 0 (``x_block_self_attn_layers`` [0]), detected as ``SD3``
+  with those options; no ``pos_embed``, so ComfyUI makes a sin-cos table for
+  any latent size; 1.1 MiB.
+* ``flux``: a Flux-dev DiT at hidden 64 (2 heads, RoPE axes [8, 12, 12], one
+  double and one single block, context 4096, vec 768, guidance embedder), bf16.
+  ComfyUI's Flux detection hard-codes hidden 3072, so ComfyUI cannot load this
+  file by itself: :func:`load_tiny_flux` does what ``load_diffusion_model_state_dict``
+  does after detection, with :data:`TINY_FLUX_CONFIG`; 1.1 MiB.
+* ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
+  context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
+  transformer in input block 1 and one in output block 11, detected as ``SD20``
+  with V_PREDICTION. SD2 has no v-prediction marker: ComfyUI calls it
+  v-prediction when ``output_blocks.11.1.transformer_blocks.0.norm1.bias`` has
+  a std above 0.09, so that bias is drawn from N(0, 0.2^2); 71.7 M parameters,
+  137 MiB.
+
+Hand-set tensors, by prediction type:
+
+* eps (``sdxl``, ``koala``): a random eps output would leave latents at
+  sigma_max scale, so these UNets get the SD1.5 fixture's "identity eps path"
+  (eps(x_in) ~= x_in, the rough denoiser of unit-variance data), adapted to a
+  down/upsampling UNet: conv_in writes +x_c / -x_c and constant +B / -B
+  channels into the GroupNorm groups 0-3 (40 channels); residual branches
+  (ResBlock ``out_layers.3``, transformer ``proj_out``) are scaled 0.05; every
+  output block's 1x1 ``skip_connection`` takes those 40 channels from the skip
+  half (the encoder activation at its resolution, conv_in's output at the last
+  block) and averages both halves elsewhere, so the random down- and upsampling
+  convs never touch the identity channels that reach ``out``; ``out.2`` reads
+  the +/- pairs back with k = sqrt(0.8) * B. The prompt still acts through the
+  transformers and the small residual branches.
+* v-prediction (``sdxl_vpred``, ``sd2_v``): zero v is the exact posterior mean
+  for unit-Gaussian data, so a small output keeps latents O(1) without the
+  identity path (an eps construction): the UNet is the plain random fill and
+  only ``out.2`` is scaled, to gain 0.2 rather than zero so that the output
+  depends on the prompt.
+* flow (``sd3``, ``sd35``, ``flux``): x0 = x1 - integral of v, so any bounded
+  velocity keeps latents O(1); ``final_layer.linear`` is random with gain 0.2,
+  small enough not to be amplified much by CFG, large enough to make the
+  output prompt-dependent.
+
+Usable as a script (``python scripts/make_tiny_models.py [FAMILY ...]`` boots
+ComfyUI through the test host first) and as a module loaded by file path once
+ComfyUI is booted: :func:`ensure_tiny_model`, :func:`load_tiny_flux`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import importlib.util
+import logging
+import math
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import torch
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+CACHE_DIR = REPO_ROOT / ".cache" / "models"
+TAESD3_DIR = REPO_ROOT.parent / "shared" / "models" / "taesd3"
+SEED = 20251201
+# Bump when the generated content changes, so cached files get regenerated.
+FORMAT_VERSION = "1"
+META_KEY = "powers_of_ten.tiny_model"
+
+log = logging.getLogger("powers_of_ten.scripts")
+
+OUT_GAIN = 0.2  # gain of the random output layer of the v-prediction and flow models
+POS_EMBED_STD = 0.02
+TAESD3_SCALE = 1.5305
+TAESD3_SHIFT = 0.0609
+
+CHECKPOINT_UNET = "model.diffusion_model."
+CHECKPOINT_CLIP_L = "text_encoders.clip_l.transformer.text_model."
+CHECKPOINT_VAE = "first_stage_model."
+
+# The tiny Flux, in the form ComfyUI's Flux detection would return (it cannot: it hard-codes
+# hidden 3072, 24 heads and axes [16, 56, 56]); the axes must sum to hidden_size / num_heads.
+TINY_FLUX_CONFIG = {
+    "image_model": "flux",
+    "in_channels": 16,
+    "patch_size": 2,
+    "out_channels": 16,
+    "vec_in_dim": 768,
+    "context_in_dim": 4096,
+    "hidden_size": 64,
+    "mlp_ratio": 4.0,
+    "num_heads": 2,
+    "depth": 1,
+    "depth_single_blocks": 1,
+    "axes_dim": [8, 12, 12],
+    "theta": 10000,
+    "qkv_bias": True,
+    "guidance_embed": True,
+}
+
+
+def _sd15_maker():
+    """``make_tiny_checkpoint`` (the SD1.5 fixture), imported by path under the name the tests use."""
+    name = "make_tiny_checkpoint"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / "make_tiny_checkpoint.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+# configs, as ComfyUI's detect_unet_config returns them ------------------------------------------
+
+
+def _unet_config(
+    *,
+    context_dim: int,
+    adm_in_channels: int | None,
+    num_res_blocks: list[int],
+    transformer_depth: list[int],
+    transformer_depth_output: list[int],
+) -> dict:
+    """A 320-channel UNet with channel_mult 1 at every level and no middle block."""
+    config = {
+        "use_checkpoint": False,
+        "image_size": 32,
+        "use_spatial_transformer": True,
+        "legacy": False,
+        "adm_in_channels": adm_in_channels,
+        "in_channels": 4,
+        "out_channels": 4,
+        "model_channels": 320,
+        "num_res_blocks": num_res_blocks,
+        "transformer_depth": transformer_depth,
+        # one entry per output block, last block first (the UNet constructor pops from the end)
+        "transformer_depth_output": transformer_depth_output,
+        "channel_mult": [1] * len(num_res_blocks),
+        "transformer_depth_middle": -2,
+        "use_linear_in_transformer": True,
+        "context_dim": context_dim,
+        "use_temporal_resblock": False,
+        "use_temporal_attention": False,
+    }
+    if adm_in_channels is not None:
+        config["num_classes"] = "sequential"
+    return config
+
+
+def _sdxl_config(num_res_blocks: list[int], transformer_depth: list[int]) -> dict:
+    outputs = sum(num_res_blocks) + len(num_res_blocks)
+    return _unet_config(
+        context_dim=2048,
+        adm_in_channels=2816,
+        num_res_blocks=num_res_blocks,
+        transformer_depth=transformer_depth,
+        transformer_depth_output=[0] * outputs,
+    )
+
+
+def _mmdit_config(**options) -> dict:
+    config = {
+        "in_channels": 16,
+        "patch_size": 2,
+        "out_channels": 16,
+        "depth": 1,  # hidden 64 * depth, heads = blocks = depth
+        "input_size": None,
+        "adm_in_channels": 2048,
+        "context_embedder_config": {
+            "target": "torch.nn.Linear",
+            "params": {"in_features": 4096, "out_features": 64},
+        },
+        "pos_embed_scaling_factor": None,
+        "x_block_self_attn_layers": [],
+    }
+    config.update(options)
+    return config
+
+
+# state dicts ---------------------------------------------------------------------------------
+
+
+def _random_state_dict(config_class, module_class, config: dict, generator: torch.Generator) -> dict:
+    """ComfyUI's module for ``config`` (plus the family's extra config), randomly filled, in float32."""
+    import comfy.ops
+
+    unet_config = config_class(copy.deepcopy(config)).unet_config
+    # the UNet constructor pops its depth lists, hence a deep copy
+    module = module_class(**copy.deepcopy(unet_config), device="meta", operations=comfy.ops.disable_weight_init)
+    out = {}
+    for key, meta in module.state_dict().items():
+        if key.endswith("pos_embed"):
+            out[key] = torch.randn(meta.shape, generator=generator).mul_(POS_EMBED_STD)
+        elif meta.ndim >= 2:
+            out[key] = torch.randn(meta.shape, generator=generator).mul_(math.prod(meta.shape[1:]) ** -0.5)
+        elif key.endswith("bias"):
+            out[key] = torch.zeros(meta.shape)
+        else:  # norm weights and scales
+            out[key] = torch.ones(meta.shape)
+    return out
+
+
+def _identity_eps_path(sd: dict) -> None:
+    """Hand-set the identity eps path (see the module docstring) in a UNet state dict, in place."""
+    maker = _sd15_maker()
+    plus, minus, pos, neg = maker._identity_channels()
+    used = plus + minus + pos + neg
+    bias_level = maker.BIAS_LEVEL
+
+    w = sd["input_blocks.0.0.weight"]
+    w[used] = 0.0
+    for c in range(len(plus)):
+        w[plus[c], c, 1, 1] = 1.0
+        w[minus[c], c, 1, 1] = -1.0
+    bias = sd["input_blocks.0.0.bias"]
+    bias[pos] = bias_level
+    bias[neg] = -bias_level
+
+    for key, value in sd.items():
+        if key.endswith((".out_layers.3.weight", ".proj_out.weight")):
+            value.mul_(maker.BRANCH_SCALE)
+        elif key.endswith(".skip_connection.weight"):  # output blocks: input [h, skip]
+            ch = value.shape[0]
+            eye = torch.eye(ch)
+            skip = torch.cat([eye, eye], dim=1).mul_(0.5)
+            skip[used] = 0.0
+            skip[used, [ch + i for i in used]] = 1.0
+            value.copy_(skip[:, :, None, None])
+
+    out = torch.zeros_like(sd["out.2.weight"])
+    k = math.sqrt(0.8) * bias_level  # the group std is sqrt((2 x^2 + 8 B^2) / 10)
+    for c in range(len(plus)):
+        out[c, plus[c], 1, 1] = k
+        out[c, minus[c], 1, 1] = -k
+    sd["out.2.weight"] = out
+
+
+def _cast(sd: dict, dtype: torch.dtype, prefix: str = "") -> dict:
+    return {prefix + key: value.to(dtype).contiguous() for key, value in sd.items()}
+
+
+def _unet(config_class_name: str, config: dict, generator: torch.Generator) -> dict:
+    import comfy.supported_models
+    from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+
+    return _random_state_dict(getattr(comfy.supported_models, config_class_name), UNetModel, config, generator)
+
+
+def _mmdit(config: dict, generator: torch.Generator) -> dict:
+    import comfy.supported_models
+    from comfy.ldm.modules.diffusionmodules.mmdit import OpenAISignatureMMDITWrapper
+
+    sd = _random_state_dict(comfy.supported_models.SD3, OpenAISignatureMMDITWrapper, config, generator)
+    sd["final_layer.linear.weight"].mul_(OUT_GAIN)
+    return sd
+
+
+def _build_sdxl(generator: torch.Generator) -> dict:
+    sd = _unet("SDXL", _sdxl_config([2, 2, 2], [0, 0, 2, 2, 10, 10]), generator)
+    _identity_eps_path(sd)
+    return _cast(sd, torch.float16)
+
+
+def _build_sdxl_vpred(generator: torch.Generator) -> dict:
+    sd = _unet("SDXL", _sdxl_config([2, 2, 2], [0, 0, 2, 2, 10, 10]), generator)
+    sd["out.2.weight"].mul_(OUT_GAIN)
+    sd["v_pred"] = torch.tensor([])  # the marker real SDXL v-prediction checkpoints carry
+    return _cast(sd, torch.float16)
+
+
+def _build_koala(generator: torch.Generator) -> dict:
+    sd = _unet("KOALA_700M", _sdxl_config([1, 1, 1], [0, 2, 5]), generator)
+    _identity_eps_path(sd)
+    return _cast(sd, torch.float16)
+
+
+def _build_sd2_v(generator: torch.Generator) -> dict:
+    config = _unet_config(
+        context_dim=1024,
+        adm_in_channels=None,
+        num_res_blocks=[2, 2, 2, 2],
+        transformer_depth=[1] + [0] * 7,
+        transformer_depth_output=[1] + [0] * 11,  # last block first: the transformer sits in output block 11
+    )
+    sd = _unet("SD20", config, generator)
+    sniffed = "output_blocks.11.1.transformer_blocks.0.norm1.bias"
+    sd[sniffed] = torch.randn(sd[sniffed].shape, generator=generator).mul_(0.2)
+    sd["out.2.weight"].mul_(OUT_GAIN)
+    return _cast(sd, torch.float16)
+
+
+def _build_sd3(generator: torch.Generator) -> dict:
+    from safetensors.torch import load_file
+
+    mmdit = _mmdit(_mmdit_config(num_patches=1024, pos_embed_max_size=32), generator)
+    sd = _cast(mmdit, torch.bfloat16, CHECKPOINT_UNET)
+
+    maker = _sd15_maker()
+    clip = maker._Builder(maker.SEED, torch.float16)
+    maker.build_clip(clip)
+    sd.update({CHECKPOINT_CLIP_L + key.removeprefix(maker.CLIP): value for key, value in clip.sd.items()})
+
+    for part in ("encoder", "decoder"):
+        path = TAESD3_DIR / f"taesd3_{part}.safetensors"
+        if not path.is_file():
+            raise FileNotFoundError(f"TAESD3 weights not found: {path}")
+        sd.update({f"{CHECKPOINT_VAE}taesd_{part}.{key}": value for key, value in load_file(str(path)).items()})
+    sd[CHECKPOINT_VAE + "vae_scale"] = torch.tensor(TAESD3_SCALE)
+    sd[CHECKPOINT_VAE + "vae_shift"] = torch.tensor(TAESD3_SHIFT)
+    return sd
+
+
+def _build_sd35(generator: torch.Generator) -> dict:
+    return _cast(_mmdit(_mmdit_config(qk_norm="rms", x_block_self_attn_layers=[0]), generator), torch.bfloat16)
+
+
+def _build_flux(generator: torch.Generator) -> dict:
+    import comfy.ldm.flux.model
+    import comfy.supported_models
+
+    sd = _random_state_dict(comfy.supported_models.Flux, comfy.ldm.flux.model.Flux, TINY_FLUX_CONFIG, generator)
+    sd["final_layer.linear.weight"].mul_(OUT_GAIN)
+    return _cast(sd, torch.bfloat16)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Family:
+    build: Callable[[torch.Generator], dict]
+    prefix: str = ""  # where the diffusion model's keys start in the file
+    detected: str | None = None  # the model config class ComfyUI detects; None: not detectable
+    model_type: str | None = None  # the prediction type a UNet family's config reads from the weights
+
+
+_FAMILIES = {
+    "sdxl": _Family(_build_sdxl, detected="SDXL", model_type="EPS"),
+    "sdxl_vpred": _Family(_build_sdxl_vpred, detected="SDXL", model_type="V_PREDICTION"),
+    "koala": _Family(_build_koala, detected="KOALA_700M", model_type="EPS"),
+    "sd3": _Family(_build_sd3, prefix=CHECKPOINT_UNET, detected="SD3"),
+    "sd35": _Family(_build_sd35, detected="SD3"),
+    "flux": _Family(_build_flux),
+    "sd2_v": _Family(_build_sd2_v, detected="SD20", model_type="V_PREDICTION"),
+}
+FAMILIES = tuple(_FAMILIES)
+
+
+def _check_detection(family: str, sd: dict) -> None:
+    """Raise unless ComfyUI's shape sniffing sees ``family`` in ``sd`` the way it was built."""
+    import comfy.model_detection
+
+    spec = _FAMILIES[family]
+    if spec.detected is None:
+        return
+    config = comfy.model_detection.model_config_from_unet(sd, spec.prefix)
+    found = type(config).__name__ if config is not None else None
+    model_type = config.model_type(sd, spec.prefix).name if config is not None and spec.model_type else None
+    if found != spec.detected or model_type != spec.model_type:
+        expected = f"{spec.detected} {spec.model_type}"
+        raise RuntimeError(f"tiny {family}: ComfyUI detects {found} {model_type}, expected {expected}")
+
+
+# files ---------------------------------------------------------------------------------------
+
+
+def model_path(family: str) -> pathlib.Path:
+    """Where ``family``'s file is cached: ``<repo>/.cache/models/tiny_<family>.safetensors``."""
+    if family not in _FAMILIES:
+        raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
+    return CACHE_DIR / f"tiny_{family}.safetensors"
+
+
+def _meta_value(family: str) -> str:
+    return f"version={FORMAT_VERSION} family={family} seed={SEED}"
+
+
+def _is_current(path: pathlib.Path, family: str) -> bool:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception:  # missing, truncated or not a safetensors file
+        return False
+    return meta.get(META_KEY) == _meta_value(family)
+
+
+def generate(family: str) -> pathlib.Path:
+    """Build ``family``'s file and write it atomically to :func:`model_path`; returns the path.
+
+    Raises:
+        ValueError: unknown family.
+        RuntimeError: ComfyUI would not detect the built weights as the family.
+    """
+    from safetensors.torch import save_file
+
+    path = model_path(family)
+    sd = _FAMILIES[family].build(torch.Generator().manual_seed(SEED))
+    _check_detection(family, sd)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    os.close(fd)
+    try:
+        # one metadata entry only: safetensors writes several in hash order, so the bytes would vary
+        save_file(sd, tmp, metadata={META_KEY: _meta_value(family)})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def ensure_tiny_model(family: str) -> pathlib.Path:
+    """The path of ``family``'s tiny model, generated first if it is missing or from another version.
+
+    Args:
+        family: one of :data:`FAMILIES`.
+
+    Returns:
+        ``<repo>/.cache/models/tiny_<family>.safetensors``.
+
+    Raises:
+        ValueError: unknown family.
+    """
+    path = model_path(family)
+    if not _is_current(path, family):
+        generate(family)
+    return path
+
+
+def load_tiny_flux(path: str | pathlib.Path | None = None):
+    """Load the tiny Flux the way ``comfy.sd.load_diffusion_model_state_dict`` does after detection.
+
+    Everything but the shape sniffing is ComfyUI's: its ``supported_models.Flux``
+    config (latent format, ModelSamplingFlux), ``model_base.Flux`` (extra conds,
+    guidance, pooled ``y``) and the Flux DiT forward, in float32 on the CPU.
+
+    Args:
+        path: a file written by this script; default: the cached ``flux`` file (generated if needed).
+
+    Returns:
+        A ``comfy.model_patcher.ModelPatcher`` around the model.
+    """
+    import comfy.model_patcher
+    import comfy.supported_models
+    import comfy.utils
+
+    path = ensure_tiny_model("flux") if path is None else pathlib.Path(path)
+    sd = comfy.utils.load_torch_file(str(path))
+    model_config = comfy.supported_models.Flux(copy.deepcopy(TINY_FLUX_CONFIG))
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model(sd, "")
+    model.load_model_weights(sd, "")
+    cpu = torch.device("cpu")
+    return comfy.model_patcher.ModelPatcher(model, load_device=cpu, offload_device=cpu)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Boot ComfyUI through the test host, then generate the named families' files (default: all) if stale."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("families", nargs="*", metavar="FAMILY", help=f"any of {', '.join(FAMILIES)} (default: all)")
+    ap.add_argument("--force", action="store_true", help="regenerate even files that are up to date")
+    args = ap.parse_args(argv)
+    unknown = sorted(set(args.families) - set(FAMILIES))
+    if unknown:
+        ap.error(f"unknown family: {', '.join(unknown)} (choose from {', '.join(FAMILIES)})")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from host.in_process import boot_comfyui
+
+    boot_comfyui()
+    for family in args.families or FAMILIES:
+        path = model_path(family)
+        if args.force or not _is_current(path, family):
+            t0 = time.perf_counter()
+            generate(family)
+            seconds = time.perf_counter() - t0
+            log.info("%s: wrote %s (%.1f MiB) in %.1f s", family, path, path.stat().st_size / 2**20, seconds)
+        else:
+            log.info("%s: %s (%.1f MiB) is up to date", family, path, path.stat().st_size / 2**20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

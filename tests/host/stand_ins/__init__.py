@@ -1,0 +1,78 @@
+"""A test-only node pack: stand-ins for what cannot be made tiny through ComfyUI's own loaders.
+
+Loaded beside the pack by the test host. Its nodes:
+
+- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux or SD2 whose text encoders are
+  replaced by hand-built CONDITIONING of the family's shapes (cross-attention,
+  ``pooled_output``), a deterministic function of the text: SDXL's CLIP-G and
+  Flux's T5-XXL have fixed sizes in ComfyUI's loaders (gigabytes). Token counts
+  follow the text's length (77 per CLIP chunk, T5's one per word from 256), so
+  levels' prompts of different lengths give sequences of different lengths.
+- ``P10Test_TinyFlux``: the tiny Flux DiT (``scripts/make_tiny_models.py``),
+  which ComfyUI's Flux detection cannot size.
+"""
+
+import hashlib
+import math
+import pathlib
+import sys
+
+import torch
+
+TESTS = pathlib.Path(__file__).resolve().parents[2]
+# family: (cross-attention width, pooled width or None, tokens per chunk, minimum tokens)
+SHAPES = {"sdxl": (2048, 1280, 77, 77), "flux": (4096, 768, 1, 256), "sd2": (1024, None, 77, 77)}
+
+
+class StandInCLIP:
+    """What Zoom Prompts and CLIP Text Encode call on a CLIP: ``tokenize`` and ``encode_from_tokens_scheduled``."""
+
+    def __init__(self, family: str):
+        self.family = family
+
+    def tokenize(self, text: str):
+        return text
+
+    def encode_from_tokens_scheduled(self, text: str):
+        width, pooled_width, chunk, minimum = SHAPES[self.family]
+        words = max(1, len(text.split()))
+        tokens = max(minimum, chunk * math.ceil(words / 75)) if chunk > 1 else max(minimum, words)
+        seed = int.from_bytes(hashlib.sha256(f"{self.family}:{text}".encode()).digest()[:8], "little")
+        generator = torch.Generator().manual_seed(seed)
+        options = {}
+        if pooled_width is not None:
+            options["pooled_output"] = torch.randn(1, pooled_width, generator=generator)
+        return [[torch.randn(1, tokens, width, generator=generator), options]]
+
+
+class TextEncoder:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"family": (list(SHAPES),)}}
+
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "load"
+    CATEGORY = "p10_test"
+
+    def load(self, family):
+        return (StandInCLIP(family),)
+
+
+class TinyFlux:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "load"
+    CATEGORY = "p10_test"
+
+    def load(self):
+        sys.path.insert(0, str(TESTS))
+        from helpers import REPO_ROOT, import_path
+
+        maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")
+        return (maker.load_tiny_flux(),)
+
+
+NODE_CLASS_MAPPINGS = {"P10Test_TextEncoder": TextEncoder, "P10Test_TinyFlux": TinyFlux}

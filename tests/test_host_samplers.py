@@ -1,0 +1,77 @@
+"""Every sampler ComfyUI lists, through Zoom KSampler and through Zoom Guider + SamplerCustomAdvanced: consistent views.
+
+On the tiny checkpoint (its real UNet), 2 levels of 64 px, a few steps: what
+must hold for any sampler is that the returned levels agree where they overlap
+and stay finite. How well each keeps detail is measured on an exact prior
+(``test_quality.py``, ``benchmarks/bench_sampler_quality.py``).
+"""
+
+import pytest
+import torch
+from helpers import run_node, seam
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def setup(comfy):
+    from comfy.samplers import KSampler
+
+    model, clip, _ = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)
+    latent, zoom = run_node(comfy, "P10_EmptyZoomLatent", width=64, height=64, levels=2, zoom_factor="2")
+    plan = run_node(comfy, "P10_ZoomPrompts", clip=clip, zoom=zoom, prompts="a\nb", prefix="", suffix="", negative="")[
+        0
+    ]
+    return model, latent, plan, KSampler.SAMPLERS
+
+
+def check(comfy, samples, name, failures):
+    if not torch.isfinite(samples).all():
+        failures.append(f"{name}: not finite")
+    elif seam(samples, comfy=comfy) > 1e-4:
+        failures.append(f"{name}: views disagree by {seam(samples, comfy=comfy):.2g}")
+
+
+def test_every_sampler_through_zoom_ksampler(comfy, setup):
+    model, latent, plan, samplers = setup
+    failures = []
+    for name in samplers:
+        settings = dict(seed=1, steps=STEPS, cfg=5.0, sampler_name=name, scheduler="karras", denoise=1.0)
+        result = run_node(comfy, "P10_ZoomKSampler", model=model, zoom_plan=plan, latent_image=latent, **settings)[0]
+        check(comfy, result["samples"], name, failures)
+    assert len(samplers) >= 40
+    assert not failures, failures
+
+
+def test_every_sampler_through_zoom_guider_and_sampler_custom_advanced(comfy, setup):
+    model, latent, plan, samplers = setup
+    core = comfy.NODE_CLASS_MAPPINGS
+    guider = run_node(comfy, "P10_ZoomGuider", model=model, zoom_plan=plan, cfg=5.0)[0]
+    noise = core["RandomNoise"]().get_noise(noise_seed=1)[0]
+    sigmas = core["BasicScheduler"]().get_sigmas(model, "karras", STEPS, 1.0)[0]
+    failures = []
+    for name in samplers:
+        sampler = core["KSamplerSelect"]().get_sampler(name)[0]
+        output = core["SamplerCustomAdvanced"]().sample(noise, guider, sampler, sigmas, latent)[0]
+        check(comfy, output["samples"], name, failures)
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("name", ["euler", "dpmpp_2m", "res_multistep"])
+def test_cfg_pp_samplers_read_the_consistent_unconditional_estimate(comfy, setup, name):
+    # With each level's negative prompt its positive one, a CFG++ sampler is its plain sampler exactly, if the
+    # unconditional estimate its hook reads is the blended and rendered one; raw per-level estimates (what the
+    # hook would see otherwise) are not.
+    model, latent, plan, _ = setup
+    types = comfy.pack.nodes.types
+    plan = types.ZoomPlan(
+        plan.zoom, tuple(types.LevelConditioning(level.positive, level.positive) for level in plan.levels)
+    )
+    settings = dict(seed=1, steps=STEPS, cfg=1.0, scheduler="karras", denoise=1.0)
+    plain, cfg_pp = (
+        run_node(
+            comfy, "P10_ZoomKSampler", model=model, zoom_plan=plan, latent_image=latent, sampler_name=s, **settings
+        )
+        for s in (name, f"{name}_cfg_pp")
+    )
+    torch.testing.assert_close(cfg_pp[0]["samples"], plain[0]["samples"], rtol=0, atol=1e-4)
