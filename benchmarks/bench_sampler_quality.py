@@ -9,7 +9,9 @@ with its UNet replaced by the denoiser (a ``model_function_wrapper``), the Zoom
 Guider with each ComfyUI sampler, Karras schedule, cfg 1. Each channel of the
 latent is an independent field, so one run holds many samples.
 
-For each zoom factor, sampler and step count it prints, for the pack's joint
+For each zoom factor, layout (``centre``: the paper's concentric zoom;
+``corners``: each level in a corner of its parent, alternating), sampler and
+step count it prints, for the pack's joint
 step and, as baselines in the same run, the paper's literal choices (equal
 band weights, hard paste, independent initial noise) and plain averaging of
 upsampled crops (MultiDiffusion-style):
@@ -25,11 +27,12 @@ The first lines give the same figures for exact consistent stacks (drawn by
 Gaussian conditioning, level by level): what a perfect joint sampler reaches.
 
     python benchmarks/bench_sampler_quality.py [--samplers euler dpmpp_2m ...] [--steps 10 20 30 50]
-        [--zoom-factors 2 4] [--channels 16] [--size 64] [--levels 4] [--seeds 1]
+        [--zoom-factors 2 4] [--layouts centre corners] [--channels 16] [--size 64] [--levels 4] [--seeds 1]
 """
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import statistics
 import sys
@@ -72,6 +75,13 @@ class Figures:
         return text + (f" {self.calls:6.0f}" if with_calls else "")
 
 
+LAYOUTS = {
+    "centre": ((0.5, 0.5),),
+    "corners": ((0, 0), (1, 1), (1, 0)),
+}
+"""Targets: the paper's concentric zoom, and each level in a corner of its parent, corners alternating."""
+
+
 def octave_groups(zoom_factor: int, octaves: int) -> dict[str, list[int]]:
     shared = zoom_factor.bit_length() - 1
     return {
@@ -94,6 +104,9 @@ def main():
     parser.add_argument("--samplers", nargs="*", help="default: every sampler ComfyUI lists")
     parser.add_argument("--steps", nargs="*", type=int, default=[10, 20, 30, 50])
     parser.add_argument("--zoom-factors", nargs="*", type=int, default=[2, 4])
+    parser.add_argument(
+        "--layouts", nargs="*", choices=sorted(LAYOUTS), default=sorted(LAYOUTS), help="where each level sits"
+    )
     parser.add_argument("--channels", type=int, default=16, help="independent fields per level and run")
     parser.add_argument("--size", type=int, default=64, help="latent side")
     parser.add_argument("--levels", type=int, default=4)
@@ -130,7 +143,7 @@ def main():
             for level in range(1, levels):
                 observations = [estimates[level]]
                 for depth in range(1, level + 1):
-                    window = self.layout.nested_window(height, width, depth)
+                    window = self.layout.nested_window(height, width, level - depth, depth)
                     if window is None:
                         break
                     crop = estimates[level - depth : level - depth + 1, :, window.rows, window.cols]
@@ -182,12 +195,17 @@ def main():
         torch.__version__,
         torch.get_num_threads(),
     )
-    for zoom_factor in args.zoom_factors:
-        layout = blending.ZoomLayout(zoom_factor)
-        truth = prior.consistent_stack(args.levels, args.channels, zoom_factor, torch.Generator().manual_seed(0))
+    for zoom_factor, layout_name in itertools.product(args.zoom_factors, args.layouts):
+        targets = LAYOUTS[layout_name]
+        layout = blending.ZoomLayout(
+            zoom_factor, targets=tuple(targets[i % len(targets)] for i in range(args.levels - 1))
+        )
+        truth = prior.consistent_stack(args.levels, args.channels, layout, torch.Generator().manual_seed(0))
         exact = prior.sample(shape, torch.Generator().manual_seed(1))
         log.info("")
-        log.info("zoom factor %d; octave groups %s", zoom_factor, octave_groups(zoom_factor, octaves))
+        log.info(
+            "zoom factor %d, %s layout; octave groups %s", zoom_factor, layout_name, octave_groups(zoom_factor, octaves)
+        )
         log.info(
             "exact consistent stacks:     seam high   mid   low  = %s",
             figures(truth, exact, layout, octaves, 0).row(False),

@@ -18,12 +18,12 @@ def load_pack():
     return package
 
 
-def boot_comfyui():
-    """ComfyUI in-process (``--cpu``) with this pack and the tiny test checkpoint (the tests' host).
+def boot_comfyui(extra_args: tuple[str, ...] = ()):
+    """ComfyUI in-process (``--cpu`` and ``extra_args``) with this pack and the tiny test checkpoint (the tests' host).
 
     The checkout is ``COMFYUI_PATH``, else ``../ComfyUI``.
     """
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from host.in_process import boot_comfyui
 
-    return boot_comfyui()
+    return boot_comfyui(extra_args)

@@ -20,12 +20,22 @@ Every public function takes the layout as a :class:`ZoomLayout` or a plain zoom 
 from .blend import PAPER, WEIGHTINGS, Consolidation, blend, consolidate_estimates
 from .codec import consolidate_through_codec
 from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames
-from .geometry import MIN_FOOTPRINT, Window, ZoomLayout, as_layout, check_stack, check_zoom_factor, size_multiple
+from .geometry import (
+    CENTRE,
+    MIN_FOOTPRINT,
+    Window,
+    ZoomLayout,
+    as_layout,
+    check_stack,
+    check_zoom_factor,
+    size_multiple,
+)
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import RING_WIDTH, overlap_difference, render_image, render_noise
 from .timing import DIRECTIONS, EASINGS, zoom_positions
 
 __all__ = [
+    "CENTRE",
     "PAPER",
     "RING_WIDTH",
     "WEIGHTINGS",

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .geometry import ZoomLayout, check_stack
+from .geometry import Window, ZoomLayout, check_stack
 from .precision import working_dtype
 from .pyramid import build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import RING_WIDTH, paste_finer_levels
@@ -87,7 +87,11 @@ def blend(
 
 
 def consolidate_estimates(
-    estimates: torch.Tensor, zoom: ZoomLayout | int, consolidation: Consolidation = DEFAULT
+    estimates: torch.Tensor,
+    zoom: ZoomLayout | int,
+    consolidation: Consolidation = DEFAULT,
+    *,
+    pinned: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Blend per-level estimates, then render every level: the consistent estimates of one step.
 
@@ -98,6 +102,10 @@ def consolidate_estimates(
         estimates: clean-image estimates, one per level.
         zoom: the layout, or the zoom factor ``p``.
         consolidation: the choices where the paper is open; :data:`PAPER` for the paper's own.
+        pinned: ``(N,)`` bool, levels held fixed (README, "Extend, regenerate, loop"):
+            every band a pinned level observes is taken from it alone, so the
+            levels sampled around it continue it, and it comes back as it was
+            wherever no finer unpinned level is pasted over it.
 
     Returns:
         Consistent views, same shape and dtype as ``estimates``.
@@ -106,36 +114,55 @@ def consolidate_estimates(
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
     layout = check_stack(estimates, zoom, "estimates")
-    return consolidate_levels(estimates, layout, consolidation)
+    if pinned is not None and tuple(pinned.shape) != (estimates.shape[0],):
+        raise ValueError(f"pinned must have one entry per level, {estimates.shape[0]}; got {tuple(pinned.shape)}")
+    return consolidate_levels(estimates, layout, consolidation, pinned)
 
 
-def consolidate_levels(estimates: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation) -> torch.Tensor:
+def consolidate_levels(
+    estimates: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation, pinned: torch.Tensor | None = None
+) -> torch.Tensor:
     """:func:`consolidate_estimates` without validation, for callers that validated once."""
     x = estimates.to(working_dtype(estimates.dtype))
-    blended = blend_levels(x, layout, consolidation)
-    return paste_finer_levels(blended, layout, 1.0, consolidation.ring_width).to(estimates.dtype)
+    blended = blend_levels(x, layout, consolidation, pinned)
+    return paste_finer_levels(blended, layout, 1.0, consolidation.ring_width, pinned=pinned).to(estimates.dtype)
 
 
-def blend_levels(x: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation) -> torch.Tensor:
-    """:func:`blend` on a validated stack already in its working dtype."""
+def blend_levels(
+    x: torch.Tensor, layout: ZoomLayout, consolidation: Consolidation, pinned: torch.Tensor | None = None
+) -> torch.Tensor:
+    """:func:`blend` on a validated stack already in its working dtype; ``pinned`` as in :func:`consolidate_estimates`.
+
+    A cyclic stack is blended unrolled (:meth:`~.geometry.ZoomLayout.unrolled`),
+    each level with the coarser levels before it around the loop.
+    """
     levels, _, height, width = x.shape
     max_depth = layout.blend_depth(height, width, levels)
     pyramid_depth = max_depth * layout.octaves_per_level
+    levels_at = layout.unrolled(levels, coarser=max_depth)
+    if layout.cyclic:
+        x = x[levels_at]
+        pinned = None if pinned is None else pinned[levels_at]
+    count = x.shape[0]
 
     own = build_laplacian_pyramid(x, pyramid_depth)
     band_sums = [band.clone() for band in own]
-    weight_sums = [torch.ones(levels, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
+    weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
     energy_sums = [_energy(band) for band in own]
+    pins = None if pinned is None or not pinned.any() else _Pins(own, pinned.to(x.device))
     for depth in range(1, max_depth + 1):
-        window = layout.nested_window(height, width, depth)
-        crops = x[: levels - depth, :, window.rows, window.cols]
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level
-        for offset, band in enumerate(build_laplacian_pyramid(crops, pyramid_depth - first_band)):
-            band_sums[first_band + offset][depth:] += weight * band
-            weight_sums[first_band + offset][depth:] += weight
-            if consolidation.preserve_energy:
-                energy_sums[first_band + offset][depth:] += weight * _energy(band)
+        for window, members in _observed(layout, height, width, levels_at, depth):
+            crops = x[members.start - depth : members.stop - depth, :, window.rows, window.cols]
+            for offset, band in enumerate(build_laplacian_pyramid(crops, pyramid_depth - first_band)):
+                index = first_band + offset
+                band_sums[index][members] += weight * band
+                weight_sums[index][members] += weight
+                if consolidation.preserve_energy:
+                    energy_sums[index][members] += weight * _energy(band)
+                if pins is not None:
+                    pins.observe(index, depth, members, band)
 
     averaged = [total / weights for total, weights in zip(band_sums, weight_sums)]
     if consolidation.preserve_energy:
@@ -143,7 +170,90 @@ def blend_levels(x: torch.Tensor, layout: ZoomLayout, consolidation: Consolidati
             _keep_energy(band, energy / weights, weights > 1)
             for band, energy, weights in zip(averaged, energy_sums, weight_sums)
         ]
-    return collapse_laplacian_pyramid(averaged)
+    if pins is None:
+        return collapse_laplacian_pyramid(averaged)[count - levels :]
+    averaged = pins.apply(averaged)
+    return pins.carry(averaged, layout, height, width, levels_at)[count - levels :]
+
+
+def _observed(layout: ZoomLayout, height: int, width: int, levels_at: list[int], depth: int):
+    """``(window, members)`` pairs: runs of consecutive positions whose level ``depth`` coarser sees them there.
+
+    ``levels_at[position]`` is the level at each position of the (possibly
+    unrolled) stack; positions whose window is not usable are left out. With
+    one target for every level this is one run of all positions from ``depth``.
+    """
+    runs: list[tuple[Window, slice]] = []
+    for position in range(depth, len(levels_at)):
+        window = layout.nested_window(height, width, levels_at[position - depth], depth)
+        if window is None:
+            continue
+        if runs and runs[-1][0] == window and runs[-1][1].stop == position:
+            runs[-1] = (window, slice(runs[-1][1].start, position + 1))
+        else:
+            runs.append((window, slice(position, position + 1)))
+    return runs
+
+
+class _Pins:
+    """Per band and level, the observation of the finest pinned level that sees it, if any.
+
+    Observations arrive by depth, the level's own (depth 0) first, so the first
+    pinned observation of a band is the one with the most pixels.
+    """
+
+    def __init__(self, own: list[torch.Tensor], pinned: torch.Tensor):
+        self.pinned = pinned
+        self.values = [band.clone() for band in own]
+        self.found = [pinned.clone() for _ in own]
+
+    def observe(self, band: int, depth: int, members: slice, observation: torch.Tensor) -> None:
+        """Band ``band`` of the levels ``members`` as the levels ``depth`` coarser see it (``observation``)."""
+        observers = slice(members.start - depth, members.stop - depth)
+        take = self.pinned[observers] & ~self.found[band][members]
+        if take.any():
+            self.values[band][members][take] = observation[take]
+            self.found[band][members] |= take
+
+    def apply(self, bands: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The bands with every pinned observation in place of the average."""
+        return [
+            torch.where(found[:, None, None, None], values, band)
+            for band, values, found in zip(bands, self.values, self.found)
+        ]
+
+    def carry(self, bands: list[torch.Tensor], layout: ZoomLayout, height: int, width: int, levels_at: list[int]):
+        """Collapse the bands, carrying pinned bands on to finer levels that no pinned level sees directly.
+
+        Off-centre, a deep level's footprint in a pinned level can fall between
+        that level's pixels, where blending leaves it out; its parent, seen
+        whole, already has those bands from the pinned level. Unless the child
+        takes them from the parent too (as the parent's collapsed value sees
+        them), the two disagree and the child's border shows. Coarse to fine,
+        so what is carried goes on down the levels.
+
+        Returns:
+            The collapsed stack ``(positions, C, H, W)``.
+        """
+        result = collapse_laplacian_pyramid(bands)
+        octaves = layout.octaves_per_level
+        shared = len(bands) - octaves
+        for position in range(1, len(levels_at)):
+            missing = [
+                offset
+                for offset in range(shared)
+                if self.found[offset][position - 1] and not self.found[octaves + offset][position]
+            ]
+            if not missing:
+                continue
+            window = layout.child_window(height, width, levels_at[position - 1])
+            seen = build_laplacian_pyramid(result[position - 1 : position, :, window.rows, window.cols], shared - 1)
+            own = [band[position : position + 1] for band in bands]
+            for offset in missing:
+                own[octaves + offset] = seen[offset]
+                self.found[octaves + offset][position] = True
+            result[position] = collapse_laplacian_pyramid(own)[0]
+        return result
 
 
 def _energy(band: torch.Tensor) -> torch.Tensor:

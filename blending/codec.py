@@ -25,6 +25,8 @@ def consolidate_through_codec(
     encode: Codec,
     consolidation: Consolidation = DEFAULT,
     tolerance: float = 0.0,
+    *,
+    pinned: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Blend and render the decoded estimates, and move the latents by the encoded change.
 
@@ -43,6 +45,7 @@ def consolidate_through_codec(
         encode: images ``(B, C', H, W)`` -> latents ``(B, C, h, w)``.
         consolidation: the choices blend-then-render makes (:class:`~.blend.Consolidation`).
         tolerance: how far a level's image must move to be encoded back; 0 encodes every level.
+        pinned: ``(N,)`` bool, levels held fixed (see :func:`~.blend.consolidate_estimates`).
 
     Returns:
         Latents, same shape, device and dtype as ``estimates``. When the decoded
@@ -55,7 +58,7 @@ def consolidate_through_codec(
     layout = as_layout(zoom)
     decoded = decode(estimates)
     check_stack(decoded, layout, "decoded estimates")
-    consolidated = consolidate_levels(decoded, layout, consolidation)
+    consolidated = consolidate_levels(decoded, layout, consolidation, pinned)
     moved = (consolidated - decoded).flatten(1).pow(2).mean(dim=1).sqrt() > tolerance
     if not moved.any():
         return estimates

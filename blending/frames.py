@@ -2,12 +2,14 @@
 
 The paper presents its zoom stacks as continuous zoom videos (project page);
 this module renders such frames from a finished stack. Frame ``s`` (a real number in
-``[0, N-1]``) shows the central ``p^-s`` of level 0's field of view.
+``[0, N-1]``) shows ``p^-s`` of level 0's field of view: the central part, or,
+when the levels sit off-centre, the part the camera's path reaches there
+(:class:`CameraPath`).
 
 How a frame is built (the method's "choices where the paper is open" apply):
 
 - The stack is first rendered into views (:func:`~.render.render_image`), so
-  view ``j`` holds level ``j`` with every finer level box-shrunk into its centre.
+  view ``j`` holds level ``j`` with every finer level box-shrunk into its footprint.
 - Level ``j`` is seen at minification ``r_j = (W / w) * p^(j - s)`` stack pixels
   per frame pixel. The frame uses the levels from ``floor(s)`` (or ``j_r`` if
   smaller) up to ``j_r``, the coarsest level with ``r >= 1``; each pixel takes
@@ -23,7 +25,7 @@ How a frame is built (the method's "choices where the paper is open" apply):
   partly covers mixes the two levels by the area covered, so footprint edges
   sweep across pixels smoothly instead of switching them from one frame to the next.
 - Hence frames are continuous in ``s``, across level boundaries too: at an
-  integer ``s`` with ``w = W`` the frame is view ``s`` exactly (its centre
+  integer ``s`` with ``w = W`` the frame is view ``s`` exactly (its footprint
   *is* the box-shrunk next view), and as ``s`` grows to the next integer it
   tends to the next view. Nothing pops.
 """
@@ -87,7 +89,8 @@ def iter_zoom_frames(
     Args:
         stack: zoom stack, level 0 the widest (need not be rendered yet).
         zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p``.
-        positions: zoom positions ``s`` in ``[0, N - 1]``, e.g. from :func:`~.timing.zoom_positions`.
+        positions: zoom positions ``s`` in ``[0, N - 1]``, e.g. from :func:`~.timing.zoom_positions`;
+            around a loop (a cyclic layout) any real ``s``, position ``s + N`` being ``s``.
         size: frame ``(height, width)``, with the stack's aspect ratio.
         chunk_size: frames per chunk; default: as many as fit in :data:`CHUNK_PIXELS`, at least one.
 
@@ -105,11 +108,19 @@ def iter_zoom_frames(
         chunk_size = max(1, CHUNK_PIXELS // (height * width))
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
-    positions = _check_positions(positions, levels)
+    positions = _check_positions(positions, levels, layout.cyclic)
     views = paste_finer_levels(stack.to(working_dtype(stack.dtype)), layout, 1.0, RING_WIDTH)
+    levels_at = list(range(levels))
+    if layout.cyclic:
+        # Past the deepest level the zoom goes on into view 0; a frame larger than the stack looks further ahead.
+        ahead = 1 + max(0, math.ceil(-math.log(min(stack_height / height, stack_width / width), layout.zoom_factor)))
+        levels_at = layout.unrolled(levels, finer=ahead)
+        views = views[levels_at]
+        positions = positions.remainder(levels)
+    camera = None if layout.centred else CameraPath(layout, levels_at, stack_height, stack_width)
     # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
     columns = views.permute(0, 3, 2, 1).contiguous()
-    return _frames(columns, layout.zoom_factor, positions, height, width, chunk_size, stack.dtype)
+    return _frames(columns, layout.zoom_factor, camera, positions, height, width, chunk_size, stack.dtype)
 
 
 def render_zoom_frames(
@@ -122,7 +133,7 @@ def render_zoom_frames(
 ) -> torch.Tensor:
     """Continuous zoom frames at the given positions, each pixel from the finest level that covers it.
 
-    Frame ``s`` shows the central ``p^-s`` of level 0's field of view,
+    Frame ``s`` shows ``p^-s`` of level 0's field of view (the centre, or along the camera path),
     resampled with an area filter (anti-aliased when minifying, bilinear when
     magnifying); see the module docstring for how levels are chosen. At integer
     ``s`` with ``size == (H, W)`` the frame equals view ``s`` of
@@ -132,7 +143,7 @@ def render_zoom_frames(
     Args:
         stack: zoom stack, level 0 the widest.
         zoom: the layout, or the zoom factor ``p``.
-        positions: zoom positions ``s`` in ``[0, N - 1]``.
+        positions: zoom positions ``s`` in ``[0, N - 1]``, or any real ``s`` around a loop.
         size: frame ``(height, width)``; must have the stack's aspect to the nearest pixel.
         chunk_size: frames rendered together; default: as many as fit in :data:`CHUNK_PIXELS`.
 
@@ -158,7 +169,7 @@ def render_zoom_frames(
     return frames.permute(0, 3, 1, 2)
 
 
-def _check_positions(positions, levels: int) -> torch.Tensor:
+def _check_positions(positions, levels: int, cyclic: bool) -> torch.Tensor:
     positions = torch.as_tensor(positions, dtype=torch.float64, device="cpu")
     if positions.ndim != 1 or positions.numel() == 0:
         shape = tuple(positions.shape)
@@ -166,30 +177,102 @@ def _check_positions(positions, levels: int) -> torch.Tensor:
     if not torch.isfinite(positions).all():
         raise ValueError("positions must be finite; got NaN or inf")
     low, high = positions.min().item(), positions.max().item()
-    if low < 0 or high > levels - 1:
+    if not cyclic and (low < 0 or high > levels - 1):
         raise ValueError(f"positions must lie in [0, {levels - 1}] for a stack of {levels} levels; got [{low}, {high}]")
     return positions
 
 
-def _frames(columns, zoom_factor, positions, height, width, chunk_size, dtype) -> Iterator[torch.Tensor]:
+def _frames(columns, zoom_factor, camera, positions, height, width, chunk_size, dtype) -> Iterator[torch.Tensor]:
     for start in range(0, positions.numel(), chunk_size):
-        chunk = _render_chunk(columns, zoom_factor, positions[start : start + chunk_size], height, width)
+        chunk = _render_chunk(columns, zoom_factor, camera, positions[start : start + chunk_size], height, width)
         yield chunk.to(dtype).permute(0, 3, 1, 2)
 
 
-def _render_chunk(columns: torch.Tensor, zoom_factor: int, positions: torch.Tensor, height: int, width: int):
+class CameraPath:
+    """Where an off-centre zoom's camera looks: the frame's field of view at every zoom position.
+
+    Between levels ``k`` and ``k + 1`` (``s = k + τ``) the frame covers
+    ``z = p^-τ`` of level ``k`` at ``a(τ) (1 - z)``, in level ``k``'s own
+    coordinates (fractions of its width and height). ``a(1)`` is level
+    ``k + 1``'s anchor, ``t_k = f_k / (1 - 1/p)`` for its footprint's corner
+    ``f_k``, so every integer position is exactly a level's view. The anchor
+    moves from the previous level's to this one's as ``h(τ) = 1 - (1 - τ)^2``:
+    ``h'(1) = 0``, which makes the frame centre's velocity continuous across
+    every crossing, with no kink (a constant anchor per level turns sharply at
+    each crossing). The first level of an open zoom keeps its anchor; around a
+    loop level 0 comes from the deepest level's. A centred zoom has every
+    anchor at 1/2: the concentric zoom.
+
+    Coordinates stay relative to the levels near the frame, so the path is as
+    exact at level 1000 as at level 1.
+    """
+
+    def __init__(self, layout: ZoomLayout, levels_at: list[int], height: int, width: int):
+        self.zoom_factor = layout.zoom_factor
+        corners = []
+        for position, level in enumerate(levels_at):
+            if position + 1 < len(levels_at) or layout.cyclic:
+                window = layout.child_window(height, width, level)
+                corners.append((window.top / height, window.left / width))
+            else:
+                corners.append((0.5 * (1 - 1 / self.zoom_factor),) * 2)
+        # f_k, per position: the corner of the next level's footprint, in fractions of this level.
+        self.corners = torch.tensor(corners, dtype=torch.float64)
+        self.anchors = self.corners / (1 - 1 / self.zoom_factor)
+        # The anchor each level's stretch starts from: the previous level's; around a loop level 0's is the deepest's.
+        deepest = max(levels_at)
+        first = self.anchors[deepest : deepest + 1] if layout.cyclic else self.anchors[:1]
+        self.previous = torch.cat([first, self.anchors[:-1]])
+
+    def origin(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(k, origin, z)``: each frame's level ``k = floor(s)``, and its corner and size in that level.
+
+        Shape:
+            positions ``(F,)`` -> ``k (F,)``, ``origin (F, 2)`` (y, x), ``z (F,)``.
+        """
+        k = torch.floor(positions).long().clamp(0, len(self.anchors) - 1)
+        tau = positions - k.double()
+        z = torch.pow(float(self.zoom_factor), -tau)
+        ease = (1 - (1 - tau) ** 2)[:, None]
+        anchor = self.previous[k] + (self.anchors[k] - self.previous[k]) * ease
+        return k, anchor * (1 - z)[:, None], z
+
+    def in_level(self, k: torch.Tensor, origin: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """The frame corners ``origin`` given in level ``k`` coordinates, in level ``level`` coordinates.
+
+        Shape:
+            ``k``, ``level`` ``(F,)``; ``origin`` ``(F, 2)`` -> ``(F, 2)``.
+        """
+        p = float(self.zoom_factor)
+        origin = origin.clone()
+        here = k.clone()
+        for _ in range(int((level - k).abs().max()) if level.numel() else 0):
+            deeper, wider = level > here, level < here
+            origin[deeper] = (origin[deeper] - self.corners[here[deeper]]) * p
+            here[deeper] += 1
+            origin[wider] = self.corners[here[wider] - 1] + origin[wider] / p
+            here[wider] -= 1
+        return origin
+
+
+def _render_chunk(
+    columns: torch.Tensor, zoom_factor: int, camera: CameraPath | None, positions: torch.Tensor, height: int, width: int
+):
     """Frames ``(F, h, w, C)`` for a few positions; ``columns`` are the views as ``(N, W, H, C)``."""
     levels, stack_width, stack_height, _ = columns.shape
     # Coarsest level not magnified anywhere in the frame: finer levels only repeat it, box-shrunk.
     log_ratio = math.log2(min(stack_width / width, stack_height / height)) / math.log2(zoom_factor)
     sharp = torch.ceil(positions - log_ratio - _EPS).clamp(0, levels - 1).long()
     first = torch.minimum(torch.floor(positions).long(), sharp)
+    if camera is not None:
+        k, corner, _ = camera.origin(positions)
     frames = None
     for slot in range(int((sharp - first).max()) + 1):
         level = torch.minimum(first + slot, sharp)
         scale = torch.pow(float(zoom_factor), level.double() - positions)
-        cols, col_weights, col_cover = _axis_taps(scale, width, stack_width)
-        rows, row_weights, row_cover = _axis_taps(scale, height, stack_height)
+        origin = (None, None) if camera is None else camera.in_level(k, corner, level).unbind(1)
+        cols, col_weights, col_cover = _axis_taps(scale, origin[1], width, stack_width)
+        rows, row_weights, row_cover = _axis_taps(scale, origin[0], height, stack_height)
         # Every level is resampled over the whole frame, not just its footprint: chunks then
         # allocate the same sizes every time, whereas varying sizes fragment the heap and make
         # the memory of a long streamed export creep up.
@@ -203,14 +286,17 @@ def _render_chunk(columns: torch.Tensor, zoom_factor: int, positions: torch.Tens
     return frames
 
 
-def _axis_taps(scale: torch.Tensor, out_size: int, in_size: int):
+def _axis_taps(scale: torch.Tensor, origin: torch.Tensor | None, out_size: int, in_size: int):
     """Area-filter taps along one axis for every frame of a chunk.
 
     Output pixel ``x`` of a frame covers ``[c - r/2, c + r/2]`` of the level,
-    ``c = (u * scale + 1) * in_size / 2`` with ``u`` in ``(-1, 1)`` its
-    normalised centre and ``r = scale * in_size / out_size`` level pixels per
-    frame pixel. Its value averages the level, seen as piecewise constant, over
-    the window ``[c - d/2, c + d/2]``, ``d = max(r, 1)``, clipped to the level.
+    ``c = (origin + (x + 1/2) / out_size * scale) * in_size`` (``origin``: the
+    frame's corner in fractions of the level; None for the centred
+    ``(1 - scale) / 2``, written as ``c = (u * scale + 1) * in_size / 2`` with
+    ``u`` in ``(-1, 1)`` the pixel's normalised centre), and
+    ``r = scale * in_size / out_size`` level pixels per frame pixel. Its value
+    averages the level, seen as piecewise constant, over the window
+    ``[c - d/2, c + d/2]``, ``d = max(r, 1)``, clipped to the level.
     The fraction of the pixel inside the level is its coverage: a footprint
     edge moving across a frame pixel blends it in continuously.
 
@@ -218,8 +304,12 @@ def _axis_taps(scale: torch.Tensor, out_size: int, in_size: int):
         ``(index, weight, cover)``: ``(F, n, T)`` int64 indices and float64
         weights summing to 1, and the ``(F, n)`` coverage in ``[0, 1]``.
     """
-    centres = (torch.arange(out_size, dtype=torch.float64) * 2 + 1) / out_size - 1
-    coords = (centres[None, :] * scale[:, None] + 1) * (in_size / 2)
+    if origin is None:
+        centres = (torch.arange(out_size, dtype=torch.float64) * 2 + 1) / out_size - 1
+        coords = (centres[None, :] * scale[:, None] + 1) * (in_size / 2)
+    else:
+        fractions = (torch.arange(out_size, dtype=torch.float64) + 0.5) / out_size
+        coords = (origin[:, None] + fractions[None, :] * scale[:, None]) * in_size
     ratio = (scale * in_size / out_size)[:, None]
     widths = ratio.clamp(min=1)
     low = (coords - widths / 2).clamp(0, in_size)

@@ -15,7 +15,14 @@ scale ``2^b``) is carried over ``RING_WIDTH * 2^b`` pixels. Measured on the exac
 (``benchmarks/bench_sampler_quality.py``): 2 brings the seam ratio to about 1 and keeps every octave's energy."""
 
 
-def render_image(stack: torch.Tensor, zoom: ZoomLayout | int, *, ring_width: float = RING_WIDTH) -> torch.Tensor:
+def render_image(
+    stack: torch.Tensor,
+    zoom: ZoomLayout | int,
+    *,
+    ring_width: float = RING_WIDTH,
+    value_range: tuple[float, float] | None = None,
+    pinned: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Π_image for every level: each level with all finer levels pasted into its footprint.
 
     Paper Algorithm 1: level ``i``'s view is ``L_i`` with ``D_{j-i}(L_j)`` pasted
@@ -38,16 +45,23 @@ def render_image(stack: torch.Tensor, zoom: ZoomLayout | int, *, ring_width: flo
         stack: zoom stack, level 0 the widest.
         zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p`` (2, 4, 8, ...).
         ring_width: how far the ring continues the pasted level, see :data:`RING_WIDTH`.
+        value_range: ``(low, high)`` to keep every view in (images: ``(0, 1)``).
+            Each view is clamped before it is shrunk into the coarser one, so the
+            footprints still nest exactly; the ring's continuation is what can
+            overshoot.
+        pinned: ``(N,)`` bool, levels held fixed, whose rings are left as they
+            are (see :func:`~.blend.consolidate_estimates`).
 
     Returns:
         The views, same shape and dtype as ``stack``. The finest level's view is
-        the level itself, and every view's footprint is the box-shrunk next view.
+        the level itself (clamped to ``value_range``), and every view's footprint
+        is the box-shrunk next view.
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C, H, W)``; ``H`` and ``W`` multiples of ``2p``.
     """
     layout = check_stack(stack, zoom)
-    return paste_finer_levels(stack, layout, patch_gain=1.0, ring_width=ring_width)
+    return paste_finer_levels(stack, layout, 1.0, ring_width, value_range, pinned)
 
 
 def render_noise(noise: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
@@ -58,7 +72,10 @@ def render_noise(noise: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     depth, since a ``p x p`` box average of unit Gaussians has standard deviation
     ``1/p``. Outside the pasted patches, level ``i``'s noise is ``E_i`` itself.
     When ``noise`` is i.i.d. ``N(0, 1)``, every output level is too (levels are
-    correlated with each other where they overlap, which is the point).
+    correlated with each other where they overlap, which is the point). Around
+    a loop, the few pixels that hold the loop's own centre average a block that
+    contains themselves, which raises their variance to
+    ``(1 - p^-2N) / (1 - p^-N)^2`` (1.29 for ``p^N = 8``, 1.03 for 64).
 
     Args:
         noise: noise stack, usually i.i.d. unit Gaussian.
@@ -80,6 +97,7 @@ def overlap_difference(stack: torch.Tensor, zoom: ZoomLayout | int) -> torch.Ten
     Zero for a consistent stack (any output of :func:`render_image`). This is
     the measure the tests, the benchmarks and the README use for consistency;
     take ``.abs().max()`` or ``.pow(2).mean()`` (and a PSNR from it) as needed.
+    Around a loop the deepest level's footprint is compared with level 0 too.
 
     Args:
         stack: zoom stack, level 0 the widest.
@@ -89,30 +107,71 @@ def overlap_difference(stack: torch.Tensor, zoom: ZoomLayout | int) -> torch.Ten
         The differences, in the stack's dtype.
 
     Shape:
-        ``(N, C, H, W)`` -> ``(N - 1, C, H / p, W / p)``.
+        ``(N, C, H, W)`` -> ``(N - 1, C, H / p, W / p)``, or ``(N, ...)`` for a cyclic layout.
     """
     layout = check_stack(stack, zoom)
-    window = layout.child_window(stack.shape[-2], stack.shape[-1])
-    return stack[:-1, :, window.rows, window.cols] - box_downsample(stack[1:], layout.zoom_factor)
+    height, width = stack.shape[-2:]
+    levels = layout.unrolled(stack.shape[0], finer=1)
+    shrunk = box_downsample(stack[levels[1:]], layout.zoom_factor)
+    footprints = []
+    for level in levels[:-1]:
+        window = layout.child_window(height, width, level)
+        footprints.append(stack[level, :, window.rows, window.cols])
+    return torch.stack(footprints) - shrunk
 
 
 def paste_finer_levels(
-    stack: torch.Tensor, layout: ZoomLayout, patch_gain: float, ring_width: float = 0.0
+    stack: torch.Tensor,
+    layout: ZoomLayout,
+    patch_gain: float,
+    ring_width: float = 0.0,
+    value_range: tuple[float, float] | None = None,
+    pinned: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Algorithm 1's pasting, finest level first, patches scaled by ``patch_gain``; not validated.
 
-    ``ring_width`` > 0 makes each ring continue its patch (see :func:`render_image`).
+    ``ring_width`` > 0 makes each ring continue its patch, and ``value_range``
+    clamps each view before it is shrunk into the next (see :func:`render_image`).
+    The rings of ``pinned`` levels (``(N,)`` bool, levels held fixed) are left
+    as they are: what is pasted into them was blended to agree with them, and
+    a fixed level changes only where a finer level covers it.
+
+    Around a loop the deepest level's child is view 0, which itself depends on
+    every level: the views are the fixed point of pasting turn after turn,
+    each turn starting from the last turn's view 0 (the first from level 0
+    itself). A turn shrinks the change in view 0 by at least ``p^-N``, so a few
+    turns reach it to rounding.
     """
     levels, _, height, width = stack.shape
-    window = layout.child_window(height, width)
-    views = stack.to(working_dtype(stack.dtype), copy=True)
-    for level in range(levels - 2, -1, -1):
-        patch = box_downsample(views[level + 1 : level + 2], layout.zoom_factor)[0] * patch_gain
-        if ring_width > 0:
-            change = patch - views[level, :, window.rows, window.cols]
-            views[level] += _ring_continuation(change, window, height, width, ring_width)
-        views[level, :, window.rows, window.cols] = patch
+    source = stack.to(working_dtype(stack.dtype))
+    child = source[0] if layout.cyclic else None
+    for _ in range(MAX_TURNS if layout.cyclic else 1):
+        guess = child
+        views = source.clone()
+        for level in range(levels - 1, -1, -1):
+            if child is not None:
+                window = layout.child_window(height, width, level)
+                patch = box_downsample(child[None], layout.zoom_factor)[0] * patch_gain
+                if ring_width > 0 and not (pinned is not None and pinned[level]):
+                    change = patch - views[level, :, window.rows, window.cols]
+                    views[level] += _ring_continuation(change, window, height, width, ring_width)
+                views[level, :, window.rows, window.cols] = patch
+            if value_range is not None:
+                views[level].clamp_(*value_range)
+            child = views[level]
+        if guess is None or _settled(child, guess):
+            break
     return views.to(stack.dtype)
+
+
+MAX_TURNS = 64
+"""Most turns a loop is pasted around before its view 0 is taken as settled (a few are usual)."""
+
+
+def _settled(view: torch.Tensor, previous: torch.Tensor) -> bool:
+    """Whether another turn around the loop changed view 0 by no more than rounding."""
+    scale = previous.abs().max().clamp(min=1.0)
+    return bool((view - previous).abs().max() <= 8 * torch.finfo(view.dtype).eps * scale)
 
 
 def _ring_continuation(

@@ -1,6 +1,6 @@
 """Timing of a zoom video: which zoom position each frame shows.
 
-A zoom position ``s`` shows the central ``p^-s`` of level 0's field of view
+A zoom position ``s`` shows ``p^-s`` of level 0's field of view
 (see :mod:`.frames`). Perceived zoom speed is the rate of change of the log of
 the field of view, which is linear in ``s``: a linear ``s(t)`` zooms at a
 constant perceived speed, one level every ``seconds_per_level``.
@@ -35,6 +35,7 @@ def zoom_positions(
     hold_end: int = 0,
     first_level: float = 0.0,
     last_level: float | None = None,
+    loop: bool = False,
 ) -> torch.Tensor:
     """The zoom position of every frame of a zoom video.
 
@@ -46,6 +47,11 @@ def zoom_positions(
     ending where it started. Positions feed
     :func:`~.frames.render_zoom_frames` (the paper's zoom videos, project page).
 
+    With ``loop`` (for a cyclic zoom) the zoom makes one whole turn from
+    ``first_level``, through all ``N`` levels back to where it began, at a
+    constant speed, and leaves the turn's last frame out: it is the first, so
+    the video repeats with no visible restart.
+
     Args:
         levels: number of levels ``N`` of the zoom stack.
         fps: frames per second.
@@ -56,14 +62,18 @@ def zoom_positions(
         hold_end: extra frames that repeat the frame where the zoom pass ends:
             the last frame, or for ``"in_out"`` the turning point.
         first_level: the widest position of the zoom, in ``[0, N - 1]``.
-        last_level: the deepest position, above ``first_level``; default ``N - 1``.
+        last_level: the deepest position, above ``first_level``; default ``N - 1``. Not with ``loop``.
+        loop: one seamless turn around a cyclic zoom; ``easing`` must be ``"linear"`` and
+            ``direction`` ``"in"`` or ``"out"``.
 
     Returns:
         Float64 positions on the CPU, in ``[first_level, last_level]``.
 
     Shape:
         ``(F,)`` with ``F = hold_start + steps + 1 + hold_end`` (plus ``steps``
-        more for ``"in_out"``).
+        more for ``"in_out"``); with ``loop``, ``steps = round(N * seconds_per_level * fps)``
+        frames and no ``+ 1``. Loop positions run past ``N - 1`` (or below ``first_level``
+        going out); frames take them around the loop.
 
     Raises:
         ValueError: naming the argument and its value when any is out of range.
@@ -80,6 +90,10 @@ def zoom_positions(
     for name, value in (("hold_start", hold_start), ("hold_end", hold_end)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a whole number of frames >= 0; got {value!r}")
+    if loop:
+        return _loop_positions(
+            levels, fps, seconds_per_level, easing, direction, hold_start, hold_end, first_level, last_level
+        )
     last_level = levels - 1 if last_level is None else last_level
     if not 0 <= first_level < last_level <= levels - 1:
         raise ValueError(
@@ -96,3 +110,18 @@ def zoom_positions(
     if direction == "in_out":
         parts.append(path.flip(0)[1:])
     return torch.cat(parts)
+
+
+def _loop_positions(levels, fps, seconds_per_level, easing, direction, hold_start, hold_end, first_level, last_level):
+    """One turn around a cyclic zoom, its closing frame left out (see :func:`zoom_positions`)."""
+    if easing != "linear" or direction == "in_out" or last_level is not None:
+        raise ValueError(
+            "a loop turns at constant speed through every level: it needs easing 'linear', direction 'in' or "
+            f"'out' and no last_level; got easing {easing!r}, direction {direction!r}, last_level {last_level}"
+        )
+    if not 0 <= first_level <= levels - 1:
+        raise ValueError(f"first_level must lie in [0, {levels - 1}] for {levels} levels; got {first_level}")
+    steps = max(1, round(levels * seconds_per_level * fps))
+    sign = 1 if direction == "in" else -1
+    path = first_level + sign * levels * torch.arange(steps, dtype=torch.float64) / steps
+    return torch.cat([path[:1].repeat(hold_start), path, path[-1:].repeat(hold_end)])

@@ -3,6 +3,7 @@
 - :mod:`.types`: socket types (ZOOM, ZOOM_PLAN) and the objects they carry.
 - :mod:`.latent`: Empty Zoom Latent.
 - :mod:`.prompts`: Zoom Prompts, Zoom Level Override, Zoom Flux Guidance.
+- :mod:`.extend`: Extend Zoom and Regenerate Zoom Levels.
 - :mod:`.grounding`: Zoom Photo Grounding.
 - :mod:`.guider`: the joint multi-scale GUIDER (a ``CFGGuider`` subclass) and its node.
 - :mod:`.ksampler`: Zoom KSampler.
@@ -12,6 +13,7 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .extend import ExtendZoom, RegenerateZoomLevels
 from .grounding import ZoomPhotoGrounding
 from .guider import ZoomGuiderNode
 from .ksampler import ZoomKSampler
@@ -36,4 +38,6 @@ class PowersOfTenExtension(ComfyExtension):
             ZoomViews,
             ZoomVideoFrames,
             SaveZoomVideo,
+            ExtendZoom,
+            RegenerateZoomLevels,
         ]

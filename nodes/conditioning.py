@@ -123,18 +123,19 @@ def group_levels(plan, default_model, node: str, max_batch: int | None = None) -
         max_batch: at most this many levels per model call (None: no cap).
 
     Returns:
-        Groups covering every level once; the common case (one model, plain
-        text prompts of one length) is a single group of all levels, or chunks
-        of ``max_batch`` levels.
+        Groups covering every sampled level once (the zoom's fixed levels are
+        not evaluated); the common case (one model, plain text prompts of one
+        length) is a single group of all levels, or chunks of ``max_batch`` levels.
     """
     repeats: dict[int, bool] = {}
     groups: dict[tuple, list[list[int]]] = {}
-    for index, level in enumerate(plan.levels):
+    sampled = [(index, level) for index, level in enumerate(plan.levels) if level is not None]
+    for index, level in sampled:
         model = level.model if level.model is not None else default_model
         for entry in (*level.positive, *level.negative):
             allowed = repeats_tokens(model, entry, node, index)
             repeats[id(model)] = repeats.get(id(model), allowed) and allowed
-    for index, level in enumerate(plan.levels):
+    for index, level in sampled:
         model = level.model if level.model is not None else default_model
         allowed = repeats[id(model)]
         positive, negative = batch_signature(level.positive, allowed), batch_signature(level.negative, allowed)

@@ -1,5 +1,6 @@
 """The joint multi-scale GUIDER: per-level CFG estimates, made consistent by the joint step (paper Algorithm 2)."""
 
+import dataclasses
 import inspect
 import logging
 import time
@@ -12,7 +13,8 @@ import node_helpers
 import torch
 from comfy_api.latest import io
 
-from ..sampler import Grounding, JointStep, PixelSpace, rendered_noise_sampler
+from ..blending import render_image
+from ..sampler import FixedLevels, Grounding, JointStep, PixelSpace, involved_levels, rendered_noise_sampler
 from .conditioning import LevelGroup, group_levels
 from .schema import CATEGORY, MAX_LEVELS, bounds_error, check_percent_range, percent_input
 from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, SchedulePercent, ZoomPlan, ZoomPlanSocket
@@ -37,6 +39,11 @@ class ZoomGuider(comfy.samplers.CFGGuider):
     inject noise that agrees across levels; CFG++ samplers' hooks see the whole,
     consistent stack (:class:`SamplerParts`). Works with any SAMPLER and SIGMAS
     through core SamplerCustomAdvanced.
+
+    The zoom's fixed levels (Extend Zoom, Regenerate Zoom Levels) are held at
+    the latent's values and never evaluated; only the levels within reach of a
+    sampled level take part (:func:`~..sampler.involved_levels`), the rest of
+    the latent comes back untouched.
 
     Args:
         model_patcher: the MODEL for every level the plan does not override.
@@ -69,28 +76,80 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         self.inner_set_conds(level_conds(self.groups, model_patcher))
         self.models = LevelModels(model_patcher)
         self.step = joint_step(model_patcher, plan, grounding, pixel_space)
+        self.window = range(plan.zoom.levels)
 
     def sample(
         self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None
     ):
         check_latent(noise, self.plan, self.step, self.node)
-        sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed)
-        noise = self.step.initial_noise(noise)
+        zoom = self.plan.zoom
+        self.window = window = involved_levels(zoom.layout, *noise.shape[-2:], zoom.fixed_mask())
+        if not window:
+            raise ValueError(f"{self.node}: every level of the zoom is fixed; there is nothing to sample")
+        rows = slice(window.start, window.stop)
+        full_step, self.step = self.step, self.step_in(window, latent_image)
+        sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed, rows)
+        if denoise_mask is not None and denoise_mask.shape[0] == zoom.levels:
+            denoise_mask = denoise_mask[rows]
         start = time.perf_counter()
         try:
-            samples = super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed)
+            samples = super().sample(
+                self.step.initial_noise(noise[rows]),
+                latent_image[rows],
+                sampler,
+                sigmas,
+                denoise_mask,
+                callback,
+                disable_pbar,
+                seed,
+            )
+            base_model = self.model_patcher.model
+            samples = base_model.process_latent_out(self.step.finish(base_model.process_latent_in(samples)))
         finally:
             self.models.release()
-        base_model = self.model_patcher.model
-        samples = base_model.process_latent_out(self.step.finish(base_model.process_latent_in(samples)))
+            self.step = full_step
+        result = latent_image.to(samples, copy=True)
+        result[rows] = samples
+        if zoom.fixed:
+            # The sampled levels reach every coarser level through its centre pixels, in the window or not.
+            mask = zoom.fixed_mask()
+            rendered = render_image(result, zoom.layout, pinned=mask)
+            result = FixedLevels(latent_image.to(result), mask).keep(rendered, zoom.layout)
         log.info(
-            "Zoom sampling: %d levels, zoom factor %d, %d steps, %.1f s",
-            self.plan.zoom.levels,
-            self.plan.zoom.zoom_factor,
+            "Zoom sampling: %d levels (%d sampled, %d-%d involved), zoom factor %d, %d steps, %.1f s",
+            zoom.levels,
+            len(zoom.sampled),
+            window.start,
+            window.stop - 1,
+            zoom.zoom_factor,
             max(len(sigmas) - 1, 0),
             time.perf_counter() - start,
         )
-        return samples
+        return result
+
+    def step_in(self, window: range, latent_image) -> JointStep:
+        """The joint step for the levels in ``window``: their fixed levels held at the latent's values.
+
+        Raises:
+            ValueError: a photo grounds a fixed level, which the photo cannot change.
+        """
+        zoom, step = self.plan.zoom, self.step
+        grounding = step.grounding
+        if grounding is not None:
+            held = sorted(set(grounding.photos) & zoom.fixed)
+            if held:
+                raise ValueError(
+                    f"Zoom Photo Grounding: level {held[0]} is fixed (Extend Zoom / Regenerate Zoom Levels), so a "
+                    "photo cannot change it; ground a level that is sampled"
+                )
+            photos = {level - window.start: photo for level, photo in grounding.photos.items()}
+            grounding = dataclasses.replace(grounding, photos=photos)
+        fixed = None
+        mask = zoom.fixed_mask()[window.start : window.stop]
+        if mask.any():
+            values = self.model_patcher.model.process_latent_in(latent_image[window.start : window.stop])
+            fixed = FixedLevels(values, mask)
+        return dataclasses.replace(step, fixed=fixed, grounding=grounding)
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
         model_options = model_options or {}
@@ -112,7 +171,7 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         estimates = torch.empty_like(x)
         for number, group in enumerate(self.groups):
             comfy.model_management.throw_exception_if_processing_interrupted()
-            rows = list(group.levels)
+            rows = [level - self.window.start for level in group.levels]
             whole = rows == list(range(x.shape[0]))
             options = model_options
             if group.model is not self.model_patcher:
@@ -322,22 +381,28 @@ def check_compatible_model(model_patcher, reference, levels) -> None:
         )
 
 
-def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed):
-    """The same sampler, given rendered noise when its function takes a ``noise_sampler``.
+def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed, rows: slice):
+    """The same sampler, given rendered noise for the levels ``rows`` when its function takes a ``noise_sampler``.
 
     The draws come from k-diffusion's Brownian tree, as ComfyUI's SDE samplers
     draw by default, so that solvers stepping inside an interval see increments of
-    one Brownian motion (see :func:`~..sampler.rendered_noise_sampler`).
+    one Brownian motion (see :func:`~..sampler.rendered_noise_sampler`). The
+    tree spans every level of the zoom and ``rows`` are cut from its draws, so
+    a level gets the same noise whichever levels are sampled with it.
     """
     if not isinstance(sampler, comfy.samplers.KSAMPLER) or not takes_noise_sampler(sampler.sampler_function):
         return sampler
     positive = sigmas[sigmas > 0]
     if len(positive) < 2:
         return sampler
-    draw = comfy.k_diffusion.sampling.BrownianTreeNoiseSampler(
+    tree = comfy.k_diffusion.sampling.BrownianTreeNoiseSampler(
         noise, positive.min(), positive.max(), seed=seed if seed is not None else 0, cpu=True
     )
-    noise_sampler = rendered_noise_sampler(noise, step.layout, draw=draw)
+
+    def draw(sigma, sigma_next):
+        return tree(sigma, sigma_next)[rows]
+
+    noise_sampler = rendered_noise_sampler(noise[rows], step.layout, draw=draw)
     return comfy.samplers.KSAMPLER(
         sampler.sampler_function,
         {**sampler.extra_options, "noise_sampler": noise_sampler},

@@ -1,5 +1,7 @@
 """Empty Zoom Latent: the zoom stack's shape, and the one source of its level count and layout."""
 
+from fractions import Fraction
+
 import comfy.model_management
 import torch
 from comfy_api.latest import io
@@ -24,8 +26,52 @@ def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int)
             return (
                 f"{NODE}: {label} {size} px is not a multiple of {step} px; with zoom factor {zoom_factor} the "
                 f"latent {label} ({size} px / {downscale}) must be a multiple of {size_multiple(zoom_factor)} so "
-                f"every level sits centred on whole latent pixels"
+                f"every level sits on whole latent pixels"
             )
+    return None
+
+
+TARGETS_TOOLTIP = (
+    "Where each level sits inside the one before: one line per level after level 0 (around a loop, one per level: "
+    "the last places level 0 inside the deepest), or a single line for every level. Each line is 'x, y', fractions "
+    "of the width and height from the top left: 0.5, 0.5 is the centre. A level is centred on its point where it "
+    "fits and pushed inside at the edges, on whole latent pixels."
+)
+
+
+def parse_targets(node: str, text: str) -> tuple[tuple[Fraction, Fraction], ...]:
+    """The targets one per non-blank line ``x, y`` (commas or spaces), as exact fractions.
+
+    Raises:
+        ValueError: naming ``node``, the line and the value, for a malformed
+            line or a value outside 0-1.
+    """
+    targets = []
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ValueError(f"{node}: targets is empty; give 'x, y' on a line (0.5, 0.5 is the centre)")
+    for number, line in lines:
+        parts = line.replace(",", " ").split()
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            x, y = (Fraction(part) for part in parts)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{node}: targets line {number} {line!r} is not 'x, y' (two numbers)") from None
+        for label, value in (("x", x), ("y", y)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{node}: targets line {number}: {label} {float(value):g} is outside 0-1")
+        targets.append((x, y))
+    return tuple(targets)
+
+
+def targets_error(node: str, text: str, levels: int, loop: bool) -> str | None:
+    """Why ``text`` cannot place the levels of a zoom of ``levels`` (looping or not), or None."""
+    try:
+        targets = parse_targets(node, text)
+        ZoomLayout(2, cyclic=loop, targets=targets).check_levels(levels, f"{node}: the zoom")
+    except ValueError as error:
+        return str(error) if str(error).startswith(node) else f"{node}: targets: {error}"
     return None
 
 
@@ -38,8 +84,9 @@ class EmptyZoomLatent(io.ComfyNode):
             category=CATEGORY,
             description=(
                 "Starts a zoom: an empty latent whose batch holds the zoom levels, level 0 the widest view and "
-                "each next level the central 1/zoom_factor of the one before. Its ZOOM output tells the other "
-                "zoom nodes the number of levels and the zoom factor."
+                "each next level 1/zoom_factor of the one before, around its target (the centre by default; with "
+                "loop, the deepest level holds level 0 again). Its ZOOM output tells the other zoom nodes the "
+                "number of levels, the zoom factor, where the levels sit and whether the zoom loops."
             ),
             inputs=[
                 io.Int.Input(
@@ -61,6 +108,14 @@ class EmptyZoomLatent(io.ComfyNode):
                     default="2",
                     tooltip="How much closer each level is than the one before (2 or 4 as in the paper).",
                 ),
+                io.Boolean.Input(
+                    "loop",
+                    default=False,
+                    optional=True,
+                    tooltip="A looping zoom: the deepest level's centre holds level 0 again, so the zoom video can "
+                    "repeat forever with no visible restart. Let the last prompt lead back to the first.",
+                ),
+                io.String.Input("targets", default="0.5, 0.5", multiline=True, optional=True, tooltip=TARGETS_TOOLTIP),
                 io.Model.Input(
                     "model",
                     optional=True,
@@ -79,18 +134,27 @@ class EmptyZoomLatent(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, width=None, height=None, zoom_factor=None) -> bool | str:
+    def validate_inputs(
+        cls, width=None, height=None, levels=None, zoom_factor=None, loop=None, targets=None
+    ) -> bool | str:
         if zoom_factor is not None and zoom_factor not in ZOOM_FACTORS:
             return f"{NODE}: zoom_factor must be one of {', '.join(ZOOM_FACTORS)}; got {zoom_factor}"
-        error = bounds_error(cls, width=width, height=height)
+        error = bounds_error(cls, width=width, height=height, levels=levels)
+        if not error and targets is not None and levels is not None:
+            error = targets_error(NODE, targets, levels, bool(loop))
         if error or None in (width, height, zoom_factor):
             return error or True
         # A connected VAE's downscale is unknown until execution; 8 is that of every image VAE ComfyUI loads.
         return latent_size_error(width, height, int(zoom_factor), 8) or True
 
     @classmethod
-    def execute(cls, width, height, levels, zoom_factor, model=None, vae=None) -> io.NodeOutput:
+    def execute(
+        cls, width, height, levels, zoom_factor, loop=False, targets="0.5, 0.5", model=None, vae=None
+    ) -> io.NodeOutput:
         zoom_factor = int(zoom_factor)
+        error = targets_error(NODE, targets, levels, loop)
+        if error:
+            raise ValueError(error)
         downscale = vae.spacial_compression_encode() if vae is not None else 8
         error = latent_size_error(width, height, zoom_factor, downscale)
         if error:
@@ -105,4 +169,5 @@ class EmptyZoomLatent(io.ComfyNode):
             [levels, channels, height // downscale, width // downscale],
             device=comfy.model_management.intermediate_device(),
         )
-        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, ZoomLayout(zoom_factor)))
+        layout = ZoomLayout(zoom_factor, cyclic=loop, targets=parse_targets(NODE, targets)).aligned(*samples.shape[-2:])
+        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, layout))

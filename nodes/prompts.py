@@ -5,7 +5,7 @@ from dataclasses import replace
 import node_helpers
 from comfy_api.latest import io
 
-from .schema import CATEGORY, DEEPEST, bounds_error, level_input, resolve_level, zoom_input
+from .schema import CATEGORY, bounds_error, level_range, level_range_error, range_inputs, zoom_input
 from .types import LevelConditioning, ZoomPlan, ZoomPlanSocket
 
 
@@ -28,7 +28,9 @@ class ZoomPrompts(io.ComfyNode):
             category=CATEGORY,
             description=(
                 "One prompt per zoom level, widest view first: write one line per level (blank lines are "
-                "ignored). Prefix and suffix are added to every line; the negative prompt is shared."
+                "ignored). Prefix and suffix are added to every line; the negative prompt is shared. For a zoom "
+                "from Extend Zoom or Regenerate Zoom Levels, write a line for every level (the fixed levels' lines "
+                "are not used) or only for the levels to sample."
             ),
             inputs=[
                 io.Clip.Input("clip", tooltip="The text encoder, e.g. from Load Checkpoint."),
@@ -59,43 +61,30 @@ class ZoomPrompts(io.ComfyNode):
     @classmethod
     def execute(cls, clip, zoom, prompts, prefix, suffix, negative) -> io.NodeOutput:
         lines = split_prompts(prompts)
-        zoom.check_count(len(lines), "Zoom Prompts", "prompts (one per non-blank line)")
+        sampled = zoom.sampled
+        if len(lines) == zoom.levels:
+            lines_by_level = {level: lines[level] for level in sampled}
+        elif zoom.fixed and len(lines) == len(sampled):
+            lines_by_level = dict(zip(sampled, lines))
+        elif zoom.fixed:
+            raise ValueError(
+                f"Zoom Prompts: {len(lines)} prompts (one per non-blank line), but the zoom has {zoom.levels} levels "
+                f"of which {len(sampled)} are sampled; give one line per level or one per sampled level"
+            )
+        else:
+            zoom.check_count(len(lines), "Zoom Prompts", "prompts (one per non-blank line)")
         negative_conditioning = encode(clip, negative)
         levels = tuple(
-            LevelConditioning(encode(clip, f"{prefix}{line}{suffix}"), negative_conditioning) for line in lines
+            LevelConditioning(encode(clip, f"{prefix}{lines_by_level[level]}{suffix}"), negative_conditioning)
+            if level in lines_by_level
+            else None
+            for level in range(zoom.levels)
         )
         return io.NodeOutput(ZoomPlan(zoom, levels))
 
 
 NODE = "Zoom Level Override"
 GUIDANCE = "Zoom Flux Guidance"
-
-
-def level_range_error(node: type[io.ComfyNode], first_level, last_level) -> str | None:
-    """What a ``first_level`` / ``last_level`` pair alone shows to be wrong, for ``validate_inputs``."""
-    error = bounds_error(node, first_level=first_level, last_level=last_level)
-    if error or None in (first_level, last_level):
-        return error
-    if last_level != DEEPEST and last_level < first_level:
-        return f"{node.define_schema().display_name}: last_level {last_level} is before first_level {first_level}"
-    return None
-
-
-def level_range(node: str, zoom_plan, first_level: int, last_level: int) -> tuple[int, int]:
-    """``(first, last)`` of a zoom plan's levels, the deepest for :data:`~.schema.DEEPEST`; checked against the zoom."""
-    levels = zoom_plan.zoom.levels
-    last = resolve_level(last_level, levels)
-    if max(first_level, last) >= levels:
-        raise ValueError(f"{node}: levels {first_level}-{last} reach past the zoom's {levels} levels (0-{levels - 1})")
-    return first_level, last
-
-
-def range_inputs(verb: str) -> list:
-    """``first_level`` and ``last_level``: one level or a range, -1 reaching the deepest."""
-    return [
-        level_input("first_level", f"First level to {verb} (0 is the widest)."),
-        level_input("last_level", f"Last level to {verb}, inclusive.", default=DEEPEST, deepest=True),
-    ]
 
 
 class ZoomLevelOverride(io.ComfyNode):
@@ -132,7 +121,7 @@ class ZoomLevelOverride(io.ComfyNode):
 
     @classmethod
     def execute(cls, zoom_plan, first_level, last_level, positive=None, negative=None, model=None) -> io.NodeOutput:
-        first, last = level_range(NODE, zoom_plan, first_level, last_level)
+        first, last = level_range(NODE, zoom_plan.zoom.levels, first_level, last_level)
         changes = {"positive": positive, "negative": negative, "model": model}
         changes = {name: value for name, value in changes.items() if value is not None}
         if not changes:
@@ -175,7 +164,7 @@ class ZoomFluxGuidance(io.ComfyNode):
 
     @classmethod
     def execute(cls, zoom_plan, guidance, first_level, last_level) -> io.NodeOutput:
-        first, last = level_range(GUIDANCE, zoom_plan, first_level, last_level)
+        first, last = level_range(GUIDANCE, zoom_plan.zoom.levels, first_level, last_level)
 
         def guided(level):
             return replace(level, positive=node_helpers.conditioning_set_values(level.positive, {"guidance": guidance}))

@@ -5,8 +5,9 @@ from comfy_api.latest import io
 from .types import Zoom
 
 CATEGORY = "powers_of_ten"
-MAX_LEVELS = 64
-"""Most levels a zoom may have (Empty Zoom Latent's ``levels`` maximum)."""
+MAX_LEVELS = 1024
+"""Most levels a zoom may have (Empty Zoom Latent's ``levels`` maximum). The film's 10^40 takes 133 levels at
+zoom factor 2; samplers (with ``max_batch``), blending and videos scale linearly beyond that."""
 MAX_SIZE = 8192
 """Largest image side, in pixels, any node accepts: ComfyUI's own ``MAX_RESOLUTION``."""
 DEEPEST = -1
@@ -60,3 +61,29 @@ def check_percent_range(node: str, prefix: str, start: float | None, end: float 
     if start is not None and end is not None and start > end:
         return f"{node}: {prefix}start_percent {start} is after {prefix}end_percent {end}"
     return None
+
+
+def level_range_error(node: type[io.ComfyNode], first_level, last_level) -> str | None:
+    """What a ``first_level`` / ``last_level`` pair alone shows to be wrong, for ``validate_inputs``."""
+    error = bounds_error(node, first_level=first_level, last_level=last_level)
+    if error or None in (first_level, last_level):
+        return error
+    if last_level != DEEPEST and last_level < first_level:
+        return f"{node.define_schema().display_name}: last_level {last_level} is before first_level {first_level}"
+    return None
+
+
+def level_range(node: str, levels: int, first_level: int, last_level: int) -> tuple[int, int]:
+    """``(first, last)`` of a zoom's ``levels``, the deepest for :data:`DEEPEST`; checked against the zoom."""
+    last = resolve_level(last_level, levels)
+    if max(first_level, last) >= levels:
+        raise ValueError(f"{node}: levels {first_level}-{last} reach past the zoom's {levels} levels (0-{levels - 1})")
+    return first_level, last
+
+
+def range_inputs(verb: str) -> list:
+    """``first_level`` and ``last_level``: one level or a range, -1 reaching the deepest."""
+    return [
+        level_input("first_level", f"First level to {verb} (0 is the widest)."),
+        level_input("last_level", f"Last level to {verb}, inclusive.", default=DEEPEST, deepest=True),
+    ]

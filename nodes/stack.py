@@ -70,11 +70,15 @@ class RenderZoomStack(io.ComfyNode):
 
     @classmethod
     def execute(cls, stack, zoom) -> io.NodeOutput:
-        return io.NodeOutput(apply_to_stack(render_image, stack, zoom, "Render Zoom Stack"))
+        def render(samples, layout):
+            # Images are clamped view by view inside the render, so that the clamp keeps the views nested.
+            return render_image(samples, layout, value_range=None if isinstance(stack, dict) else (0.0, 1.0))
+
+        return io.NodeOutput(apply_to_stack(render, stack, zoom, "Render Zoom Stack"))
 
 
 def lay_out_views(images: torch.Tensor, layout, gap: int, outline: bool) -> torch.Tensor:
-    """Views side by side, optionally with the next level's footprint outlined in red.
+    """Views side by side, optionally with the next level's footprint outlined in red (around a loop, level 0's).
 
     Shape:
         ``(N, H, W, C)`` -> ``(1, H, N * W + (N - 1) * gap, C)``.
@@ -82,11 +86,11 @@ def lay_out_views(images: torch.Tensor, layout, gap: int, outline: bool) -> torc
     levels, height, width, channels = images.shape
     canvas = images.new_ones(1, height, levels * width + (levels - 1) * gap, channels)
     layout.check_size(height, width, name=f"{VIEWS}: the image batch")
-    window = layout.child_window(height, width)
     red = images.new_tensor([1.0, 0.0, 0.0] + [1.0] * (channels - 3))
     for level in range(levels):
         view = images[level].clone()
-        if outline and level + 1 < levels:
+        if outline and (level + 1 < levels or layout.cyclic):
+            window = layout.child_window(height, width, level)
             rows, cols = window.rows, window.cols
             thickness = max(1, height // 256)
             for edge in (

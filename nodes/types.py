@@ -14,15 +14,27 @@ class ZoomSpec:
     """The shape of a zoom stack: how many levels, and how they nest (the zoom factor between them).
 
     Made by Empty Zoom Latent, the one source of truth that prompts, samplers,
-    blending, rendering, previews and videos read.
+    blending, rendering, previews and videos read. Extend Zoom and Regenerate
+    Zoom Levels mark some levels ``fixed``: the samplers hold them at the
+    latent's values and sample the others to continue them.
     """
 
     levels: int
     layout: ZoomLayout
+    fixed: frozenset[int] = frozenset()
 
     @property
     def zoom_factor(self) -> int:
         return self.layout.zoom_factor
+
+    @property
+    def sampled(self) -> tuple[int, ...]:
+        """The levels the samplers sample, in order: all but the fixed ones."""
+        return tuple(level for level in range(self.levels) if level not in self.fixed)
+
+    def fixed_mask(self) -> torch.Tensor:
+        """``(N,)`` bool, True for a fixed level."""
+        return torch.tensor([level in self.fixed for level in range(self.levels)], dtype=torch.bool)
 
     def check_count(self, count: int, node: str, what: str) -> None:
         """Raise a ValueError naming ``node`` unless ``count`` (of ``what``) equals the number of levels."""
@@ -41,14 +53,17 @@ class LevelConditioning:
 
 @dataclass(frozen=True)
 class ZoomPlan:
-    """Per-level conditioning (and optional per-level models) for a zoom stack."""
+    """Per-level conditioning (and optional per-level models) for a zoom stack; None for the zoom's fixed levels."""
 
     zoom: ZoomSpec
-    levels: tuple[LevelConditioning, ...]
+    levels: tuple[LevelConditioning | None, ...]
 
     def with_levels(self, first: int, last: int, change) -> "ZoomPlan":
-        """A copy whose levels ``first … last`` (inclusive) are ``change(level)``."""
-        levels = tuple(change(level) if first <= index <= last else level for index, level in enumerate(self.levels))
+        """A copy whose sampled levels ``first … last`` (inclusive) are ``change(level)``."""
+        levels = tuple(
+            change(level) if first <= index <= last and level is not None else level
+            for index, level in enumerate(self.levels)
+        )
         return ZoomPlan(self.zoom, levels)
 
 

@@ -108,7 +108,21 @@ def video_inputs() -> list:
     ]
 
 
-def video_input_error(node: type[io.ComfyNode], width, height, first_level, last_level) -> str | None:
+def loop_input() -> io.Boolean.Input:
+    """Both video nodes' last input: one seamless turn around a looping zoom."""
+    return io.Boolean.Input(
+        "loop",
+        default=False,
+        optional=True,
+        tooltip="For a looping zoom (Empty Zoom Latent's loop): one whole turn through every level at constant "
+        "speed, back to where it began, so the video repeats with no visible restart. Needs easing linear, "
+        "direction in or out, and last_level -1.",
+    )
+
+
+def video_input_error(
+    node: type[io.ComfyNode], width, height, first_level, last_level, loop=None, easing=None, direction=None
+) -> str | None:
     """What the shared inputs alone show to be wrong, at validation, before any sampling runs."""
     error = bounds_error(node, width=width, height=height, first_level=first_level, last_level=last_level)
     if error:
@@ -117,6 +131,13 @@ def video_input_error(node: type[io.ComfyNode], width, height, first_level, last
     for label, value in (("width", width), ("height", height)):
         if value is not None and value % 2:
             return f"{name}: {label} {value} is odd; video codecs need even frame sizes"
+    if loop:
+        if easing not in (None, "linear") or direction == "in_out" or last_level not in (None, DEEPEST):
+            return (
+                f"{name}: loop turns at constant speed through every level: it needs easing linear, direction in "
+                f"or out and last_level -1; got easing {easing}, direction {direction}, last_level {last_level}"
+            )
+        return None
     if None not in (first_level, last_level) and last_level != DEEPEST and last_level <= first_level:
         return f"{name}: last_level {last_level} must be deeper than first_level {first_level}"
     return None
@@ -132,13 +153,19 @@ class ZoomVideo:
     size: tuple[int, int]
 
 
-def plan_zoom_video(node: str, images, zoom, width, height, last_level, **timing) -> ZoomVideo:
+def plan_zoom_video(node: str, images, zoom, width, height, last_level, loop=False, **timing) -> ZoomVideo:
     """The stack, frame size and frame positions the shared inputs describe; errors name ``node`` and the numbers."""
     zoom.check_count(images.shape[0], node, "the image batch")
+    if loop and not zoom.layout.cyclic:
+        raise ValueError(
+            f"{node}: loop needs a looping zoom (turn on loop in Empty Zoom Latent); for a zoom in and back out "
+            "use direction in_out"
+        )
     stack = images.movedim(-1, 1)
     try:
         size = frame_size(stack, width, height)
-        positions = zoom_positions(zoom.levels, last_level=resolve_level(last_level, zoom.levels), **timing)
+        deepest = None if loop else resolve_level(last_level, zoom.levels)
+        positions = zoom_positions(zoom.levels, last_level=deepest, loop=loop, **timing)
     except ValueError as error:
         raise ValueError(f"{node}: {error}") from None
     return ZoomVideo(stack, zoom.layout, positions, size)
@@ -165,13 +192,15 @@ class ZoomVideoFrames(io.ComfyNode):
                 "does not pop. Feed the frames to Save Animated WEBP, or Create Video and Save Video. All frames "
                 "are held in memory: for long or large videos use Save Zoom Video, which streams them to a file."
             ),
-            inputs=video_inputs(),
+            inputs=[*video_inputs(), loop_input()],
             outputs=[io.Image.Output(display_name="frames", tooltip="The video frames, in order.")],
         )
 
     @classmethod
-    def validate_inputs(cls, width=None, height=None, first_level=None, last_level=None) -> bool | str:
-        return video_input_error(cls, width, height, first_level, last_level) or True
+    def validate_inputs(
+        cls, width=None, height=None, first_level=None, last_level=None, loop=None, easing=None, direction=None
+    ) -> bool | str:
+        return video_input_error(cls, width, height, first_level, last_level, loop, easing, direction) or True
 
     @classmethod
     def execute(cls, images, zoom, width, height, last_level, **timing) -> io.NodeOutput:
@@ -214,6 +243,7 @@ class SaveZoomVideo(io.ComfyNode):
                     default="powers_of_ten/zoom",
                     tooltip="File name prefix in the output folder; may include subfolders and %date:...% fields.",
                 ),
+                loop_input(),
             ],
             outputs=[],
             hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
@@ -222,9 +252,19 @@ class SaveZoomVideo(io.ComfyNode):
 
     @classmethod
     def validate_inputs(
-        cls, width=None, height=None, first_level=None, last_level=None, format=None, crf=None
+        cls,
+        width=None,
+        height=None,
+        first_level=None,
+        last_level=None,
+        loop=None,
+        easing=None,
+        direction=None,
+        format=None,
+        crf=None,
     ) -> bool | str:
-        error = video_input_error(cls, width, height, first_level, last_level) or bounds_error(cls, crf=crf)
+        error = video_input_error(cls, width, height, first_level, last_level, loop, easing, direction)
+        error = error or bounds_error(cls, crf=crf)
         if error or None in (format, crf):
             return error or True
         if format not in FORMATS:

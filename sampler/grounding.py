@@ -53,8 +53,8 @@ def grounding_loss(estimates: torch.Tensor, layout: ZoomLayout, photos: Mapping[
     """Σ over photos and the levels that see them of the squared mismatch (paper §4.4).
 
     For a photo of level ``g``: level ``g`` is compared with the photo; a finer
-    level ``i`` is box-shrunk by ``p^(i-g)`` and compared with the photo's
-    central ``1/p^(i-g)``; a coarser level ``j`` is compared, in its centre,
+    level ``i`` is box-shrunk by ``p^(i-g)`` and compared with its
+    footprint in the photo; a coarser level ``j`` is compared, in level ``g``'s footprint,
     with the photo box-shrunk by ``p^(g-j)``. Levels whose footprint is below
     :data:`~..blending.MIN_FOOTPRINT` whole pixels are left out.
 
@@ -72,7 +72,7 @@ def grounding_loss(estimates: torch.Tensor, layout: ZoomLayout, photos: Mapping[
         photo = photo.unsqueeze(0)
         for level in range(levels):
             depth = abs(level - grounded)
-            window = layout.nested_window(height, width, depth)
+            window = layout.nested_window(height, width, min(level, grounded), depth)
             if window is None:
                 continue
             estimate = estimates[level : level + 1]

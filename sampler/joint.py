@@ -79,7 +79,8 @@ def sample_zoom_stack(
 
     Returns:
         The final stack ``(N, C, H, W)``: the rendered estimate of the last
-        step, so its views already agree where they overlap.
+        step, so its views already agree where they overlap; levels the step
+        holds fixed are exactly their values wherever no sampled finer level covers them.
 
     Raises:
         ValueError: bad ``noise``, ``sigmas``, layout or grounding; a
@@ -103,4 +104,4 @@ def sample_zoom_stack(
         x = denoised + (x - denoised) * (sigma_down / float(sigma))
         if sigma_up > 0:
             x = x + noise_sampler(sigma, sigma_next) * sigma_up
-    return x
+    return x if step.fixed is None else step.fixed.keep(x, step.layout)

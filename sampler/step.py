@@ -14,6 +14,7 @@ from ..blending import Consolidation, ZoomLayout, as_layout, consolidate_through
 from ..blending.blend import DEFAULT, consolidate_levels
 from ..blending.codec import Codec
 from ..blending.render import paste_finer_levels
+from .fixed import FixedLevels
 from .grounding import Grounding, ground_estimates
 from .schedule import SigmaRange
 
@@ -43,10 +44,12 @@ class JointStep:
     Paper Algorithm 2, between the model call and the update: optional photo
     grounding (§4.4), then blend (Fig. 5) and render (Algorithm 1) in latent
     space, or in pixel space through a codec where :attr:`pixel_space` says so.
-    It also says how sampling starts (:meth:`initial_noise`).
+    It also says how sampling starts (:meth:`initial_noise`). Levels held
+    :attr:`fixed` give their own values as estimates, and pin what they observe.
 
     Attributes:
         layout: where the levels sit (a :class:`~..blending.ZoomLayout` or a zoom factor).
+        fixed: levels held at given values while the others are sampled (:class:`~.fixed.FixedLevels`).
         grounding: photos that constrain some levels, and when.
         pixel_space: a decoder and encoder to consolidate through, and when.
         consolidation: the choices blend-then-render makes where the paper is open
@@ -56,6 +59,7 @@ class JointStep:
     """
 
     layout: ZoomLayout
+    fixed: FixedLevels | None = None
     grounding: Grounding | None = None
     pixel_space: PixelSpace | None = None
     consolidation: Consolidation = DEFAULT
@@ -92,9 +96,16 @@ class JointStep:
             return noise
         return paste_finer_levels(noise, self.layout, patch_gain=float(self.layout.zoom_factor))
 
+    @property
+    def pinned(self) -> torch.Tensor | None:
+        """``(N,)`` bool: the fixed levels, whose bands blending takes as they are."""
+        return None if self.fixed is None else self.fixed.mask
+
     def consolidate(self, estimates: torch.Tensor) -> torch.Tensor:
         """Blend and render in latent space, nothing else: for estimates other than the denoised one."""
-        return consolidate_levels(estimates, self.layout, self.consolidation)
+        if self.fixed is not None:
+            estimates = self.fixed.hold(estimates)
+        return consolidate_levels(estimates, self.layout, self.consolidation, self.pinned)
 
     def finish(self, samples: torch.Tensor) -> torch.Tensor:
         """The sampler's result, made consistent the way the schedule's end is: at sigma 0, without grounding.
@@ -103,9 +114,11 @@ class JointStep:
         it is (a consistent stack is a fixed point; in pixel space, levels that
         already agree are not encoded again); a few end beside it (DPM fast and
         adaptive stop at their own last sigma, UniPC adds a corrector after the
-        last evaluation), and those are consolidated once more.
+        last evaluation), and those are consolidated once more. Fixed levels come
+        back exactly as they were wherever no sampled finer level covers them.
         """
-        return dataclasses.replace(self, grounding=None)(samples, 0.0)
+        samples = dataclasses.replace(self, grounding=None)(samples, 0.0)
+        return samples if self.fixed is None else self.fixed.keep(samples, self.layout)
 
     def __call__(self, estimates: torch.Tensor, sigma: float) -> torch.Tensor:
         """The consistent estimates for one evaluation at noise level ``sigma``.
@@ -113,11 +126,19 @@ class JointStep:
         Shape:
             ``(N, C, H, W)`` -> ``(N, C, H, W)``, same dtype and device.
         """
+        if self.fixed is not None:
+            estimates = self.fixed.hold(estimates)
         if self.grounding is not None and sigma in self.grounding.sigmas:
             estimates = ground_estimates(estimates, self.layout, self.grounding)
         if self.pixel_space is not None and sigma in self.pixel_space.sigmas:
             space = self.pixel_space
             return consolidate_through_codec(
-                estimates, self.layout, space.decode, space.encode, self.consolidation, space.tolerance
+                estimates,
+                self.layout,
+                space.decode,
+                space.encode,
+                self.consolidation,
+                space.tolerance,
+                pinned=self.pinned,
             )
-        return consolidate_levels(estimates, self.layout, self.consolidation)
+        return consolidate_levels(estimates, self.layout, self.consolidation, self.pinned)

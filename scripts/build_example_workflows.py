@@ -129,14 +129,14 @@ def zoom_front(
     ]
 
 
-def zoom_back(samples: tuple[int, int], first_id: int, column: int) -> list[Node]:
+def zoom_back(samples: tuple[int, int], first_id: int, column: int, zoom: tuple[int, int] = (2, 1)) -> list[Node]:
     """VAE Decode, the pixel-space blend and render, the side-by-side preview and saved views."""
     decode, blend, render, views, preview, save = range(first_id, first_id + 6)
     return [
         Node(decode, "VAEDecode", column, {"samples": samples, "vae": (1, 2)}),
-        Node(blend, "P10_BlendZoomStack", column, {"stack": (decode, 0), "zoom": (2, 1)}),
-        Node(render, "P10_RenderZoomStack", column, {"stack": (blend, 0), "zoom": (2, 1)}),
-        Node(views, "P10_ZoomViews", column + 1, {"images": (render, 0), "zoom": (2, 1)}),
+        Node(blend, "P10_BlendZoomStack", column, {"stack": (decode, 0), "zoom": zoom}),
+        Node(render, "P10_RenderZoomStack", column, {"stack": (blend, 0), "zoom": zoom}),
+        Node(views, "P10_ZoomViews", column + 1, {"images": (render, 0), "zoom": zoom}),
         Node(preview, "PreviewImage", column + 1, {"images": (views, 0)}),
         Node(save, "SaveImage", column + 2, {"images": (render, 0), "filename_prefix": "powers_of_ten/level"}),
     ]
@@ -283,6 +283,130 @@ def zoom_video() -> list[Node]:
     ]
 
 
+DEEP_PROMPTS = (
+    (
+        "the cosmic web, filaments of galaxy clusters\n"
+        "a cluster of galaxies in deep space\n"
+        "a spiral galaxy, face on\n"
+        "a spiral arm of a galaxy, full of stars\n"
+        "a bright open star cluster\n"
+        "a sun-like star with its planets\n"
+        "a blue planet with white clouds in space\n"
+        "the earth from orbit, oceans and clouds"
+    ),
+    (
+        "a continent seen from orbit\n"
+        "a coastline with a large city, satellite photograph\n"
+        "a city seen from an airplane\n"
+        "a city district with a park, aerial photograph\n"
+        "a park with trees and lawns seen from above\n"
+        "a person lying on the grass, seen from above\n"
+        "a hand resting on the grass\n"
+        "close-up of the skin on the back of a hand"
+    ),
+    (
+        "macro photograph of skin pores\n"
+        "microscope image of skin cells\n"
+        "a single skin cell under a microscope\n"
+        "the nucleus of a cell\n"
+        "chromosomes inside a cell nucleus\n"
+        "a DNA double helix\n"
+        "a model of DNA molecules\n"
+        "atoms of a molecule, scientific illustration"
+    ),
+)
+
+
+def deep_zoom() -> list[Node]:
+    """From the cosmic web to atoms: 8 levels at zoom factor 4, extended deeper twice to 24 (4^24 ~ 10^14)."""
+    front = zoom_front(DEEP_PROMPTS[0])
+    front[1].inputs |= {"levels": 8, "zoom_factor": "4"}
+    nodes = [*front, ksampler(4, (1, 0), (3, 0), 2)]
+    latent, zoom, column = (4, 0), (2, 1), 3
+    for part, prompts in enumerate(DEEP_PROMPTS[1:]):
+        extend, plan, sampler = 5 + 3 * part, 6 + 3 * part, 7 + 3 * part
+        nodes += [
+            Node(
+                extend, "P10_ExtendZoom", column, {"latent": latent, "zoom": zoom, "levels": 8, "direction": "deeper"}
+            ),
+            Node(
+                plan,
+                "P10_ZoomPrompts",
+                column,
+                {"clip": (1, 1), "zoom": (extend, 1), "prompts": prompts, "prefix": "", "negative": NEGATIVE},
+                title=f"Prompts for levels {8 * (part + 1)}-{8 * (part + 2) - 1}",
+            ),
+            Node(
+                sampler,
+                "P10_ZoomKSampler",
+                column + 1,
+                {"model": (1, 0), "zoom_plan": (plan, 0), "latent_image": (extend, 0), "seed": 7},
+            ),
+        ]
+        latent, zoom, column = (sampler, 0), (extend, 1), column + 2
+    back = zoom_back(latent, 11, column, zoom=zoom)
+    video = Node(17, "P10_SaveZoomVideo", column + 2, {"images": (13, 0), "zoom": zoom, "seconds_per_level": 1.5})
+    return [*nodes, *back, video]
+
+
+LOOP_PROMPTS = (
+    "a spiral galaxy in deep space\n"
+    "the bright core of a spiral galaxy, dense stars\n"
+    "a glowing nebula of gas and dust\n"
+    "the swirling clouds of a gas giant planet\n"
+    "a whirlpool in a dark ocean, seen from above\n"
+    "a swirl of milk in a cup of black coffee, shaped like a spiral galaxy"
+)
+
+
+def loop_zoom() -> list[Node]:
+    """A looping zoom: the coffee swirl at the deepest level holds the galaxy of level 0; its video repeats."""
+    front = zoom_front(LOOP_PROMPTS)
+    front[1].inputs["loop"] = True
+    return [
+        *front,
+        ksampler(4, (1, 0), (3, 0), 2),
+        *zoom_back((4, 0), 5, 3),
+        Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1), "loop": True}),
+        Node(
+            12,
+            "P10_ZoomVideoFrames",
+            6,
+            {"images": (7, 0), "zoom": (2, 1), "width": 256, "fps": 12.0, "seconds_per_level": 1.0, "loop": True},
+        ),
+        Node(
+            13,
+            "SaveAnimatedWEBP",
+            7,
+            {"images": (12, 0), "filename_prefix": "powers_of_ten/loop_preview", "fps": 12.0, "quality": 85},
+        ),
+    ]
+
+
+OFFCENTRE_PROMPTS = (
+    "a harbour town on a rocky coast at dusk, a lighthouse on the cliffs at the right\n"
+    "a red and white lighthouse on dark cliffs above the sea at dusk\n"
+    "the top of a lighthouse, its lantern room glowing against the evening sky\n"
+    "a window of a lighthouse lantern room, warm light inside\n"
+    "a ginger cat sitting behind the window glass, looking out\n"
+    "close-up of a cat's green eye"
+)
+OFFCENTRE_TARGETS = "0.82, 0.45\n0.5, 0.22\n0.4, 0.6\n0.55, 0.5\n0.38, 0.32"
+"""Where each level sits in the one before: the lighthouse, its lantern room, a window, the cat, its eye."""
+
+
+def offcentre_zoom() -> list[Node]:
+    """A zoom toward points away from the centre: one target per level; the video's camera follows them."""
+    front = zoom_front(OFFCENTRE_PROMPTS)
+    front[1].inputs["targets"] = OFFCENTRE_TARGETS
+    return [
+        *front,
+        ksampler(4, (1, 0), (3, 0), 2),
+        *zoom_back((4, 0), 5, 3),
+        Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1), "hold_start": 15, "hold_end": 30}),
+    ]
+
+
 WORKFLOWS = {
     "text_zoom": text_zoom,
     "zoom_guider_custom_sampler": zoom_guider_custom_sampler,
@@ -291,6 +415,9 @@ WORKFLOWS = {
     "zoom_video": zoom_video,
     "sdxl_zoom": sdxl_zoom,
     "flux_zoom": flux_zoom,
+    "deep_zoom": deep_zoom,
+    "loop_zoom": loop_zoom,
+    "offcentre_zoom": offcentre_zoom,
 }
 WORKFLOW_MODELS: dict[str, list[dict]] = {}
 """Model links of a whole workflow, for files no widget names directly (the TAESD halves behind Load VAE's

@@ -1,5 +1,6 @@
 """What the tests share: imports by path, running nodes and prompts, seams, example workflows, a closed-form prior."""
 
+import fractions
 import importlib.util
 import json
 import math
@@ -47,6 +48,15 @@ def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:
         return difference.abs().max().item()
     mse = difference.pow(2).mean().item()
     return mse if measure == "mse" else 10 * math.log10(1 / mse)
+
+
+def example_layout(inputs: dict, latent_downscale: int = 8):
+    """The layout an Empty Zoom Latent with these API inputs makes: zoom factor, loop, targets aligned on its latent."""
+    blending = importlib.import_module("powers_of_ten.blending")
+    lines = [line.replace(",", " ").split() for line in inputs.get("targets", "0.5, 0.5").splitlines() if line.strip()]
+    targets = tuple((fractions.Fraction(x), fractions.Fraction(y)) for x, y in lines)
+    layout = blending.ZoomLayout(int(inputs["zoom_factor"]), cyclic=bool(inputs.get("loop")), targets=targets)
+    return layout.aligned(inputs["height"] // latent_downscale, inputs["width"] // latent_downscale)
 
 
 def wait_for_history(server, prompt_id: str, timeout: float) -> dict:
@@ -157,28 +167,46 @@ class FieldPrior:
         gain = self.spectrum / (self.spectrum + sigma**2)
         return self.rows.T @ (gain * (self.rows @ x.to(self.rows.dtype) @ self.cols.T)) @ self.cols
 
-    def consistent_stack(self, levels: int, channels: int, zoom_factor: int, generator: torch.Generator):
-        """An exact sample of a consistent zoom stack: the finest level drawn, each coarser one drawn given its centre.
+    def consistent_stack(self, levels: int, channels: int, layout, generator: torch.Generator):
+        """An exact sample of a consistent zoom stack: the finest level drawn, each coarser one given its footprint.
 
-        Level ``i``'s ring is drawn from the field conditioned on its centre being
-        the box-shrunk view of level ``i + 1`` (Gaussian conditioning, Matheron's
-        rule), so the views are what a perfect joint sampler would produce.
+        Level ``i``'s ring is drawn from the field conditioned on level ``i + 1``'s
+        footprint being the box-shrunk view of level ``i + 1`` (Gaussian
+        conditioning, Matheron's rule), so the views are what a perfect joint
+        sampler would produce. ``layout`` is a ``ZoomLayout`` or a zoom factor.
         """
+        if isinstance(layout, int):
+            layout = importlib.import_module("powers_of_ten.blending").ZoomLayout(layout)
         height, width = self.spectrum.shape
         basis = torch.kron(self.rows, self.cols)
         covariance = basis.T @ torch.diag(self.spectrum.flatten()) @ basis
-        child_h, child_w = height // zoom_factor, width // zoom_factor
-        top, left = (height - child_h) // 2, (width - child_w) // 2
-        centre = torch.zeros(height, width, dtype=torch.bool)
-        centre[top : top + child_h, left : left + child_w] = True
-        known = centre.flatten()
-        gain = covariance[:, known] @ torch.linalg.inv(covariance[known][:, known])
         views = [self.sample((channels, height, width), generator)]
-        for _ in range(levels - 1):
-            finer = torch.nn.functional.avg_pool2d(views[0][None], zoom_factor)[0].reshape(channels, -1)
+        for level in reversed(range(levels - 1)):
+            window = layout.child_window(height, width, level)
+            footprint = torch.zeros(height, width, dtype=torch.bool)
+            footprint[window.rows, window.cols] = True
+            known = footprint.flatten()
+            gain = covariance[:, known] @ torch.linalg.inv(covariance[known][:, known])
+            finer = torch.nn.functional.avg_pool2d(views[0][None], layout.zoom_factor)[0].reshape(channels, -1)
             free = self.sample((channels, height, width), generator).reshape(channels, -1)
             views.insert(0, (free + (finer - free[:, known]) @ gain.T).reshape(channels, height, width))
         return torch.stack(views)
+
+
+def sample_field_zoom(levels: int, zoom, seed: int, fixed=None, eta: float = 1.0, size: int = 64, channels: int = 8):
+    """A zoom stack sampled by the pack's joint step on the exact prior: ``levels`` levels, 20 Karras steps.
+
+    ``zoom`` is a ``ZoomLayout`` or a zoom factor, ``fixed`` the ``sampler.FixedLevels`` to hold, ``eta`` 1 for
+    Euler ancestral, 0 for Euler; float64, ``(levels, channels, size, size)``.
+    """
+    sampler = importlib.import_module("powers_of_ten.sampler")
+    noise = torch.randn(
+        levels, channels, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
+    step = sampler.JointStep(zoom, fixed=fixed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    field = FieldPrior(size, size)
+    return sampler.sample_zoom_stack(field.denoise, noise, karras_sigmas(20), step, eta=eta, generator=generator)
 
 
 def _dct_matrix(size: int, dtype) -> torch.Tensor:
@@ -211,30 +239,37 @@ def seam_ratio(views: torch.Tensor, layout) -> float:
 
 
 def border_gradients(views: torch.Tensor, layout) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(across, beside)`` for each border: ``(N - 1, 4)`` mean squared differences, edges top, bottom, left, right."""
+    """``(across, beside)`` for each border: ``(N - 1, 4)`` mean squared differences, edges top, bottom, left, right.
+
+    A side where the footprint lies within two pixels of the level's edge has
+    no border to measure: both are 0 there, and sums over borders skip it.
+    """
     _, _, height, width = views.shape
     if isinstance(layout, int):
         layout = importlib.import_module("powers_of_ten.blending").ZoomLayout(layout)
-    window = layout.child_window(height, width)
-    v = views[:-1]
-    top, bottom, left, right = window.top, window.top + window.height, window.left, window.left + window.width
-    cols, rows = slice(left, right), slice(top, bottom)
 
     def mean_square(difference):
-        return difference.pow(2).mean(dim=(1, 2))
+        return difference.pow(2).mean().reshape(())
 
-    across, beside = [], []
-    for outside, inside, out in ((top - 1, top, -1), (bottom, bottom - 1, 1)):
-        across.append(mean_square(v[:, :, inside, cols] - v[:, :, outside, cols]))
-        further_out = mean_square(v[:, :, outside, cols] - v[:, :, outside + out, cols])
-        further_in = mean_square(v[:, :, inside, cols] - v[:, :, inside - out, cols])
-        beside.append((further_out + further_in) / 2)
-    for outside, inside, out in ((left - 1, left, -1), (right, right - 1, 1)):
-        across.append(mean_square(v[:, :, rows, inside] - v[:, :, rows, outside]))
-        further_out = mean_square(v[:, :, rows, outside] - v[:, :, rows, outside + out])
-        further_in = mean_square(v[:, :, rows, inside] - v[:, :, rows, inside - out])
-        beside.append((further_out + further_in) / 2)
-    return torch.stack(across, dim=1), torch.stack(beside, dim=1)
+    across = torch.zeros(views.shape[0] - 1, 4, dtype=views.dtype)
+    beside = torch.zeros_like(across)
+    for level, view in enumerate(views[:-1]):
+        window = layout.child_window(height, width, level)
+        top, bottom, left, right = window.top, window.top + window.height, window.left, window.left + window.width
+
+        def line(axis, index, view=view, window=window):
+            return view[:, index, window.cols] if axis == 0 else view[:, window.rows, index]
+
+        sides = ((top - 1, top, -1, 0), (bottom, bottom - 1, 1, 0), (left - 1, left, -1, 1), (right, right - 1, 1, 1))
+        for side, (outside, inside, out, axis) in enumerate(sides):
+            size = (height, width)[axis]
+            if not (0 <= outside + out < size and 0 <= outside < size):
+                continue
+            across[level, side] = mean_square(line(axis, inside) - line(axis, outside))
+            further = mean_square(line(axis, outside) - line(axis, outside + out))
+            further = further + mean_square(line(axis, inside) - line(axis, inside - out))
+            beside[level, side] = further / 2
+    return across, beside
 
 
 def band_energy(views: torch.Tensor, octaves: int) -> torch.Tensor:
@@ -249,6 +284,19 @@ def band_energy(views: torch.Tensor, octaves: int) -> torch.Tensor:
         energies.append((low - expanded).pow(2).mean(dim=(1, 2, 3)))
         low = coarser
     return torch.stack([*energies, low.pow(2).mean(dim=(1, 2, 3))], dim=1)
+
+
+def fractal_texture(levels, height, width, seed, channels=3, octaves=6):
+    """Independent 1/f-like textures per level, in [0, 1]: detail at every scale, like a natural image."""
+    generator = torch.Generator().manual_seed(seed)
+    texture = torch.zeros(levels, channels, height, width)
+    for octave in range(octaves):
+        grid = (max(2, height >> (octaves - octave)) + 1, max(2, width >> (octaves - octave)) + 1)
+        noise = torch.rand(levels, channels, *grid, generator=generator)
+        upsampled = torch.nn.functional.interpolate(noise, size=(height, width), mode="bicubic", align_corners=False)
+        texture += upsampled * 0.6 ** (octaves - octave - 1)
+    texture -= texture.amin((1, 2, 3), keepdim=True)
+    return texture / texture.amax((1, 2, 3), keepdim=True)
 
 
 # ---------------------------------------------------------------------------------------------- real photos

@@ -27,7 +27,7 @@ def plain_average(estimates, zoom_factor):
     for i in range(levels):
         observations = [estimates[i]]
         for depth in range(1, i + 1):
-            window = ZoomLayout(zoom_factor).nested_window(height, width, depth)
+            window = ZoomLayout(zoom_factor).nested_window(height, width, i - depth, depth)
             if window is None:
                 break
             crop = estimates[i - depth : i - depth + 1, :, window.rows, window.cols]

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import fractal_texture
 
 from powers_of_ten.blending import (
     DIRECTIONS,
@@ -14,19 +15,6 @@ from powers_of_ten.blending import (
     render_zoom_frames,
     zoom_positions,
 )
-
-
-def fractal_texture(levels, height, width, seed, channels=3, octaves=6):
-    """Independent 1/f-like textures per level, in [0, 1]: detail at every scale, like a natural image."""
-    generator = torch.Generator().manual_seed(seed)
-    texture = torch.zeros(levels, channels, height, width)
-    for octave in range(octaves):
-        grid = (max(2, height >> (octaves - octave)) + 1, max(2, width >> (octaves - octave)) + 1)
-        noise = torch.rand(levels, channels, *grid, generator=generator)
-        upsampled = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=False)
-        texture += upsampled * 0.6 ** (octaves - octave - 1)
-    texture -= texture.amin((1, 2, 3), keepdim=True)
-    return texture / texture.amax((1, 2, 3), keepdim=True)
 
 
 def coarse_only_zoom(views, zoom_factor, positions):

@@ -44,6 +44,12 @@ HARNESS = {
     "21": ("P10_ZoomVideoFrames", {"images": ["11", 0], "zoom": ["2", 1]}),
     "22": ("PreviewImage", {"images": ["21", 0]}),
     "23": ("P10_SaveZoomVideo", {"images": ["11", 0], "zoom": ["2", 1]}),
+    "25": ("P10_ExtendZoom", {"latent": ["8", 0], "zoom": ["2", 1]}),
+    "26": ("P10_RegenerateZoomLevels", {"zoom": ["25", 1]}),
+    "27": ("P10_ZoomPrompts", {"clip": ["1", 1], "zoom": ["26", 0]}),
+    "28": ("P10_ZoomKSampler", {"model": ["1", 0], "zoom_plan": ["27", 0], "latent_image": ["25", 0]}),
+    "29": ("VAEDecode", {"samples": ["28", 0], "vae": ["1", 2]}),
+    "30": ("PreviewImage", {"images": ["29", 0]}),
 }
 
 

@@ -10,7 +10,7 @@ The files themselves are written by the frontend (``scripts/build_example_workfl
 """
 
 import pytest
-from helpers import WORKFLOW_NAMES, at_test_scale, load_workflow, node_id, seam, wait_for_history
+from helpers import WORKFLOW_NAMES, at_test_scale, example_layout, load_workflow, node_id, seam, wait_for_history
 from host.frontend import linked_models, named_photos, open_frontend, prepare_user, provide_named_files, unavailable
 from host.server import ComfyServer
 from PIL import Image
@@ -62,7 +62,9 @@ def test_example_runs_as_the_frontend_queues_it(frontend, name):
     entry = wait_for_history(frontend.server, response.json()["prompt_id"], timeout=240)
     assert entry["status"]["status_str"] == "success", entry["status"]
 
-    levels = tiny[node_id(tiny, "P10_EmptyZoomLatent")]["inputs"]["levels"]
+    start = tiny[node_id(tiny, "P10_EmptyZoomLatent")]["inputs"]
+    extended = [node["inputs"]["levels"] for node in tiny.values() if node["class_type"] == "P10_ExtendZoom"]
+    levels = start["levels"] + sum(extended)
     saved = entry["outputs"][node_id(tiny, "SaveImage")]["images"]
     assert len(saved) == levels
     output = frontend.server.layout.output_dir
@@ -73,7 +75,7 @@ def test_example_runs_as_the_frontend_queues_it(frontend, name):
 
     stack = torch.from_numpy(np.stack([np.asarray(view.convert("RGB")) for view in views])).float() / 255
     # The views agree exactly before 8-bit rounding, which moves each side by at most half a grey level.
-    assert seam(stack) <= 1 / 255 + 1e-6
+    assert seam(stack, example_layout(start)) <= 1 / 255 + 1e-6
     for key, node in tiny.items():
         if node["class_type"] == "P10_SaveZoomVideo":
             (video,) = entry["outputs"][key]["images"]

@@ -17,6 +17,8 @@ NODE_IDS = {
     "P10_ZoomViews",
     "P10_ZoomVideoFrames",
     "P10_SaveZoomVideo",
+    "P10_ExtendZoom",
+    "P10_RegenerateZoomLevels",
 }
 PROMPTS = "a spiral galaxy\na planet\na city\na street"
 

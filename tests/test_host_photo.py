@@ -1,10 +1,11 @@
 """Photo-grounded zoom and pixel-space consolidation in a real ComfyUI, with the real TAESD and real photos."""
 
+import logging
 import math
 
 import pytest
 import torch
-from helpers import run_node, seam
+from helpers import photo_stack, relative_seams, run_node, seam
 from skimage import data
 
 SIZE = 128
@@ -130,3 +131,38 @@ def test_grounding_photo_of_the_wrong_size_names_both_sizes(zoom):
 def test_grounding_needs_image_and_vae_or_a_latent(zoom):
     with pytest.raises(ValueError, match="connect either image and vae, or latent"):
         zoom.run("P10_ZoomPhotoGrounding", level=0, steps=5, strength=0.1, image=as_image(data.coffee()))
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket"])
+def test_final_step_makes_decoded_photo_views_seamless_and_nested(zoom, name):
+    # A consistent 3-level stack of a real photo, through TAESD and back, then the examples' final step.
+    truth = photo_stack(getattr(data, name)(), levels=3, size=SIZE)
+    layout = zoom.blending.ZoomLayout(2)
+    with torch.no_grad():
+        decoded = zoom.vae.decode(zoom.vae.encode(truth.movedim(1, -1)))
+
+    def final_step(images):
+        blended = zoom.run("P10_BlendZoomStack", stack=images, zoom=zoom.zoom)[0]
+        return zoom.run("P10_RenderZoomStack", stack=blended, zoom=zoom.zoom)[0].movedim(-1, 1)
+
+    assert torch.allclose(final_step(truth.movedim(1, -1)), truth, atol=1e-5)
+    views = final_step(decoded)
+    window = layout.child_window(SIZE, SIZE, 0)
+    footprints = views[:-1, :, window.rows, window.cols]
+    assert torch.allclose(footprints, zoom.blending.box_downsample(views[1:], 2), atol=1e-6)
+    round_trip, final = psnr(decoded.movedim(-1, 1), truth), psnr(views, truth)
+    blended = zoom.blending.blend(decoded.movedim(-1, 1), layout)
+    pasted = relative_seams(zoom.blending.render_image(blended, layout, ring_width=0), truth, layout)
+    seams = relative_seams(views, truth, layout)
+    logging.getLogger(__name__).info(
+        "%s: PSNR %.1f -> %.1f dB; seams median %.2f worst %.2f, hard paste %.2f worst %.2f",
+        name,
+        round_trip,
+        final,
+        seams.median(),
+        seams.max(),
+        pasted.median(),
+        pasted.max(),
+    )
+    assert final > round_trip - 0.5
+    assert seams.median() < 1.1 < 1.3 < pasted.median()

@@ -96,7 +96,10 @@ def decode(path: pathlib.Path) -> tuple[np.ndarray, float]:
 
 def test_nodes_share_their_inputs_and_explain_every_one(comfy):
     frames, save = (comfy.NODE_CLASS_MAPPINGS[n].GET_SCHEMA() for n in ("P10_ZoomVideoFrames", "P10_SaveZoomVideo"))
-    assert [i.id for i in save.inputs[: len(frames.inputs)]] == [i.id for i in frames.inputs]
+    # The shared inputs first, in the same order; loop last on both, where old workflows have no widget.
+    shared = [i.id for i in frames.inputs[:-1]]
+    assert [i.id for i in save.inputs[: len(shared)]] == shared
+    assert frames.inputs[-1].id == save.inputs[-1].id == "loop"
     for schema in (frames, save):
         assert schema.description and schema.category == "powers_of_ten"
         assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]

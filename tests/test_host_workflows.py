@@ -18,9 +18,9 @@ TAESD_NAMES = {"taesd", "taesdxl", "taesd3", "taef1"}
 
 
 def test_the_promised_workflows_exist():
-    assert {"text_zoom", "zoom_guider_custom_sampler", "per_level_lora", "photo_zoom", "zoom_video"} <= set(
-        WORKFLOW_NAMES
-    )
+    promised = {"text_zoom", "zoom_guider_custom_sampler", "per_level_lora", "photo_zoom", "zoom_video"}
+    promised |= {"sdxl_zoom", "flux_zoom", "deep_zoom", "loop_zoom", "offcentre_zoom"}
+    assert promised <= set(WORKFLOW_NAMES)
     for name in WORKFLOW_NAMES:
         assert (WORKFLOWS / f"{name}.jpg").is_file(), f"{name} has no thumbnail"
         assert (WORKFLOWS / "api" / f"{name}.json").is_file(), f"{name} has no API-format copy"

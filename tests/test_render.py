@@ -18,7 +18,7 @@ def paste_reference(stack, zoom_factor, gain):
     views = stack.clone()
     for i in range(levels):
         for j in range(i + 1, levels):
-            window = ZoomLayout(zoom_factor).nested_window(height, width, j - i)
+            window = ZoomLayout(zoom_factor).nested_window(height, width, i, j - i)
             patch = box_downsample(stack[j : j + 1], zoom_factor ** (j - i))[0]
             views[i, :, window.rows, window.cols] = patch * gain ** (j - i)
     return views
@@ -29,7 +29,7 @@ def test_finest_level_is_identity_and_outside_is_untouched(zoom_factor, size):
     stack = torch.randn(3, 4, *size, generator=torch.Generator().manual_seed(0))
     views = paste(stack, zoom_factor)
     assert torch.equal(views[-1], stack[-1])
-    window = ZoomLayout(zoom_factor).child_window(*size)
+    window = ZoomLayout(zoom_factor).child_window(*size, 0)
     outside = torch.ones(size, dtype=torch.bool)
     outside[window.rows, window.cols] = False
     assert torch.equal(views[:-1][..., outside], stack[:-1][..., outside])
@@ -39,7 +39,7 @@ def test_finest_level_is_identity_and_outside_is_untouched(zoom_factor, size):
 def test_nested_pastes_compose(zoom_factor):
     stack = torch.randn(5, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     views = render_image(stack, zoom_factor)
-    window = ZoomLayout(zoom_factor).child_window(64, 64)
+    window = ZoomLayout(zoom_factor).child_window(64, 64, 0)
     for level in range(4):
         shrunk = box_downsample(views[level + 1 : level + 2], zoom_factor)[0]
         assert torch.equal(views[level, :, window.rows, window.cols], shrunk)
@@ -57,7 +57,7 @@ def test_the_ring_continues_the_pasted_level(zoom_factor):
     field = FieldPrior(64, 64)
     stack = field.sample((4, 8, 64, 64), torch.Generator().manual_seed(7))
     views, pasted = render_image(stack, zoom_factor), paste(stack, zoom_factor)
-    window = ZoomLayout(zoom_factor).child_window(64, 64)
+    window = ZoomLayout(zoom_factor).child_window(64, 64, 0)
     for level in range(3):
         # The footprint is still exactly the next view box-shrunk.
         shrunk = box_downsample(views[level + 1 : level + 2], zoom_factor)[0]
@@ -68,6 +68,20 @@ def test_the_ring_continues_the_pasted_level(zoom_factor):
     # Away from the footprint the ring fades back to the level itself: its corners move 1-2% as much.
     change = (views - pasted).abs()[:3]
     assert change[..., :2, :2].mean() < 0.05 * change[..., window.top - 1, window.cols].mean()
+
+
+def test_views_kept_in_range_still_nest_exactly():
+    # Images: the ring's continuation can overshoot [0, 1]; clamping inside the render keeps the nesting.
+    stack = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(8)).mul(1.4).sub(0.2)
+    views = render_image(stack, 2, value_range=(0.0, 1.0))
+    assert views.min() >= 0 and views.max() <= 1
+    window = ZoomLayout(2).child_window(64, 64, 0)
+    for level in range(3):
+        assert torch.equal(
+            views[level, :, window.rows, window.cols], box_downsample(views[level + 1 : level + 2], 2)[0]
+        )
+    clamped = render_image(stack, 2).clamp(0, 1)
+    assert not torch.equal(clamped[0, :, window.rows, window.cols], box_downsample(clamped[1:2], 2)[0])
 
 
 def test_rendering_is_idempotent_and_handles_sixteen_levels():
@@ -99,7 +113,7 @@ def test_rendered_noise_is_unit_variance_and_white():
 def test_rendered_noise_agrees_across_levels():
     noise = torch.randn(4, 4, 32, 32, generator=torch.Generator().manual_seed(5))
     rendered = render_noise(noise, 4)
-    window = ZoomLayout(4).child_window(32, 32)
+    window = ZoomLayout(4).child_window(32, 32, 0)
     for level in range(3):
         patch = box_downsample(rendered[level + 1 : level + 2], 4)[0] * 4
         torch.testing.assert_close(rendered[level, :, window.rows, window.cols], patch)

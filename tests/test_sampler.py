@@ -50,7 +50,7 @@ def test_sampling_follows_each_levels_own_prompt():
     # Each level's exclusive border (not covered by a finer level) ends near its own mean.
     means = level_means()
     result = sample_zoom_stack(gaussian_denoiser(means, spread=0.05), initial_noise(), SIGMAS, ZOOM)
-    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE)
+    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE, 0)
     border = torch.ones(SIZE, SIZE, dtype=torch.bool)
     border[window.rows, window.cols] = False
     own = (result[..., border] - means[..., border]).abs().mean()
@@ -71,7 +71,7 @@ def test_noise_sampler_draws_fresh_rendered_noise():
     first, second = noise_sampler(1.0, 0.5), noise_sampler(0.5, 0.2)
     assert first.dtype == torch.float16 and first.shape == x.shape
     assert (first - second).abs().max() > 1
-    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE)
+    window = ZoomLayout(ZOOM).child_window(SIZE, SIZE, 0)
     shrunk = box_downsample(first[1:].float(), ZOOM) * ZOOM
     torch.testing.assert_close(first[:-1, :, window.rows, window.cols].float(), shrunk, rtol=0, atol=1e-2)
 

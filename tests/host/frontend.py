@@ -83,6 +83,9 @@ BUILD_WORKFLOW_JS = """
 async (nodes) => {
     const app = window.app;
     app.graph.clear();
+    // Previews are kept by node id: an earlier example's image would show on this one's node of that id.
+    app.nodeOutputs = {};
+    app.nodePreviewImages = {};
     const made = new Map();
     for (const description of nodes) {
         const node = LiteGraph.createNode(description.type);

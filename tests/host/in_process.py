@@ -202,10 +202,11 @@ def _check_module_conflicts(comfy: pathlib.Path) -> None:
         )
 
 
-def boot_comfyui() -> ComfyHost:
+def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
     """Boot ComfyUI in this process once (later calls return the same host), with the tiny LoRA as ``loras``.
 
-    Puts ``--cpu`` and a private ``--base-directory`` into sys.argv while
+    Puts ``--cpu``, a private ``--base-directory`` and ``extra_args`` (e.g. a
+    benchmark's ``--use-pytorch-cross-attention``) into sys.argv while
     ``comfy.cli_args`` parses them, loads ComfyUI's extra nodes (not the API
     nodes) and then this pack through ``nodes.init_extra_nodes``.
 
@@ -226,7 +227,7 @@ def boot_comfyui() -> ComfyHost:
         if str(comfy) not in sys.path:
             sys.path.insert(0, str(comfy))
         old_argv = sys.argv
-        sys.argv = [old_argv[0] if old_argv else "comfyui", "--cpu", *layout.args()]
+        sys.argv = [old_argv[0] if old_argv else "comfyui", "--cpu", *layout.args(), *extra_args]
         try:
             import comfy.options
 
