@@ -1,11 +1,11 @@
 """Time one joint-sampling step's consistency work: blend + render + rendered noise.
 
 Prints, for N = 8 and N = 16 levels of (4, 128, 128) latents at zoom factor 2,
-the median time of ``consolidate_estimates`` (blend then render) plus one draw
-of rendered noise, and the N = 16 / N = 8 ratio measured in the same run
+the median and fastest time of ``consolidate_estimates`` (blend then render)
+plus one draw of rendered noise, and the N = 16 / N = 8 ratio measured in the same run
 (linear growth in N gives a ratio near 2).
 
-    python benchmarks/bench_core_step.py [--repeats 50] [--device cpu]
+    python benchmarks/bench_core_step.py [--repeats 50] [--device cpu] [--threads N]
 """
 
 import argparse
@@ -19,7 +19,8 @@ from common import load_pack
 log = logging.getLogger("powers_of_ten.benchmarks")
 
 
-def median_ms(function, repeats, device):
+def step_ms(function, repeats, device) -> tuple[float, float]:
+    """Median and fastest time of ``function`` in ms, over ``repeats`` runs after 3 warm-up runs."""
     times = []
     for _ in range(repeats + 3):
         if device.type == "cuda":
@@ -29,16 +30,19 @@ def median_ms(function, repeats, device):
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times[3:])
+    return statistics.median(times[3:]), min(times[3:])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_pack()
     from powers_of_ten.blending import consolidate_estimates
     from powers_of_ten.sampler import rendered_noise_sampler
@@ -54,8 +58,13 @@ def main():
             consolidate_estimates(estimates, 2)
             noise_sampler(1.0, 0.5)
 
-        medians[levels] = median_ms(step, args.repeats, device)
-        log.info("N = %2d levels: blend + render + rendered noise, median %.2f ms per step", levels, medians[levels])
+        medians[levels], fastest = step_ms(step, args.repeats, device)
+        log.info(
+            "N = %2d levels: blend + render + rendered noise, median %.2f ms, fastest %.2f ms per step",
+            levels,
+            medians[levels],
+            fastest,
+        )
     log.info("ratio N=16 / N=8: %.2f (linear growth: about 2)", medians[16] / medians[8])
 
 

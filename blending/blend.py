@@ -103,8 +103,8 @@ def consolidate_estimates(
         zoom: the layout, or the zoom factor ``p``.
         consolidation: the choices where the paper is open; :data:`PAPER` for the paper's own.
         pinned: ``(N,)`` bool, levels held fixed (README, "Extend, regenerate, loop"):
-            every band a pinned level observes is taken from it alone, so the
-            levels sampled around it continue it, and it comes back as it was
+            every band a pinned level observes is taken from it alone (passed
+            down from parent to child), so the levels sampled below it continue it, and it comes back as it was
             wherever no finer unpinned level is pasted over it.
 
     Returns:
@@ -149,7 +149,6 @@ def blend_levels(
     band_sums = [band.clone() for band in own]
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
     energy_sums = [_energy(band) for band in own]
-    pins = None if pinned is None or not pinned.any() else _Pins(own, pinned.to(x.device))
     for depth in range(1, max_depth + 1):
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level
@@ -161,8 +160,6 @@ def blend_levels(
                 weight_sums[index][members] += weight
                 if consolidation.preserve_energy:
                     energy_sums[index][members] += weight * _energy(band)
-                if pins is not None:
-                    pins.observe(index, depth, members, band)
 
     averaged = [total / weights for total, weights in zip(band_sums, weight_sums)]
     if consolidation.preserve_energy:
@@ -170,10 +167,9 @@ def blend_levels(
             _keep_energy(band, energy / weights, weights > 1)
             for band, energy, weights in zip(averaged, energy_sums, weight_sums)
         ]
-    if pins is None:
+    if pinned is None or not pinned.any():
         return collapse_laplacian_pyramid(averaged)[count - levels :]
-    averaged = pins.apply(averaged)
-    return pins.carry(averaged, layout, height, width, levels_at)[count - levels :]
+    return _carry_pins(x, averaged, pinned.to(x.device), layout, height, width, levels_at)[count - levels :]
 
 
 def _observed(layout: ZoomLayout, height: int, width: int, levels_at: list[int], depth: int):
@@ -195,65 +191,46 @@ def _observed(layout: ZoomLayout, height: int, width: int, levels_at: list[int],
     return runs
 
 
-class _Pins:
-    """Per band and level, the observation of the finest pinned level that sees it, if any.
+def _carry_pins(
+    x: torch.Tensor,
+    bands: list[torch.Tensor],
+    pinned: torch.Tensor,
+    layout: ZoomLayout,
+    height: int,
+    width: int,
+    levels_at: list[int],
+) -> torch.Tensor:
+    """Collapse the blended ``bands`` of ``x``: pinned levels as they are, the levels below continuing them.
 
-    Observations arrive by depth, the level's own (depth 0) first, so the first
-    pinned observation of a band is the one with the most pixels.
+    A pinned level is its own value. Coarse to fine, a sampled level whose parent is pinned, or holds bands
+    from a pinned level, takes those bands from its parent alone, as the
+    collapsed parent sees it through its child's footprint, and passes them on
+    to its own child. Only parents are asked: a parent always sees its child on
+    whole pixels, whereas off-centre a deeper level's footprint in the pinned
+    level can fall between its pixels.
+
+    Returns:
+        The collapsed stack ``(positions, C, H, W)``.
     """
-
-    def __init__(self, own: list[torch.Tensor], pinned: torch.Tensor):
-        self.pinned = pinned
-        self.values = [band.clone() for band in own]
-        self.found = [pinned.clone() for _ in own]
-
-    def observe(self, band: int, depth: int, members: slice, observation: torch.Tensor) -> None:
-        """Band ``band`` of the levels ``members`` as the levels ``depth`` coarser see it (``observation``)."""
-        observers = slice(members.start - depth, members.stop - depth)
-        take = self.pinned[observers] & ~self.found[band][members]
-        if take.any():
-            self.values[band][members][take] = observation[take]
-            self.found[band][members] |= take
-
-    def apply(self, bands: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The bands with every pinned observation in place of the average."""
-        return [
-            torch.where(found[:, None, None, None], values, band)
-            for band, values, found in zip(bands, self.values, self.found)
+    result = torch.where(pinned[:, None, None, None], x, collapse_laplacian_pyramid(bands))
+    octaves = layout.octaves_per_level
+    shared = len(bands) - octaves
+    # held[band][position]: that band of that level comes from a pinned level.
+    held = [pinned.clone() for _ in bands]
+    for position in range(1, len(levels_at)):
+        taken = [
+            offset for offset in range(shared) if held[offset][position - 1] and not held[octaves + offset][position]
         ]
-
-    def carry(self, bands: list[torch.Tensor], layout: ZoomLayout, height: int, width: int, levels_at: list[int]):
-        """Collapse the bands, carrying pinned bands on to finer levels that no pinned level sees directly.
-
-        Off-centre, a deep level's footprint in a pinned level can fall between
-        that level's pixels, where blending leaves it out; its parent, seen
-        whole, already has those bands from the pinned level. Unless the child
-        takes them from the parent too (as the parent's collapsed value sees
-        them), the two disagree and the child's border shows. Coarse to fine,
-        so what is carried goes on down the levels.
-
-        Returns:
-            The collapsed stack ``(positions, C, H, W)``.
-        """
-        result = collapse_laplacian_pyramid(bands)
-        octaves = layout.octaves_per_level
-        shared = len(bands) - octaves
-        for position in range(1, len(levels_at)):
-            missing = [
-                offset
-                for offset in range(shared)
-                if self.found[offset][position - 1] and not self.found[octaves + offset][position]
-            ]
-            if not missing:
-                continue
-            window = layout.child_window(height, width, levels_at[position - 1])
-            seen = build_laplacian_pyramid(result[position - 1 : position, :, window.rows, window.cols], shared - 1)
-            own = [band[position : position + 1] for band in bands]
-            for offset in missing:
-                own[octaves + offset] = seen[offset]
-                self.found[octaves + offset][position] = True
-            result[position] = collapse_laplacian_pyramid(own)[0]
-        return result
+        if not taken:
+            continue
+        window = layout.child_window(height, width, levels_at[position - 1])
+        seen = build_laplacian_pyramid(result[position - 1 : position, :, window.rows, window.cols], shared - 1)
+        own = [band[position : position + 1] for band in bands]
+        for offset in taken:
+            own[octaves + offset] = seen[offset]
+            held[octaves + offset][position] = True
+        result[position] = collapse_laplacian_pyramid(own)[0]
+    return result
 
 
 def _energy(band: torch.Tensor) -> torch.Tensor:

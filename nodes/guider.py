@@ -111,7 +111,7 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         result = latent_image.to(samples, copy=True)
         result[rows] = samples
         if zoom.fixed:
-            # The sampled levels reach every coarser level through its centre pixels, in the window or not.
+            # The sampled levels reach every coarser level through their footprints in it, in the window or not.
             mask = zoom.fixed_mask()
             rendered = render_image(result, zoom.layout, pinned=mask)
             result = FixedLevels(latent_image.to(result), mask).keep(rendered, zoom.layout)

@@ -65,7 +65,7 @@ class RenderZoomStack(io.ComfyNode):
             "P10_RenderZoomStack",
             "Render Zoom Stack",
             "Renders every level's view of a zoom stack: the level with all finer levels shrunk and pasted into "
-            "its centre, so each view shows the sharpest content available and consecutive views match exactly.",
+            "its footprint, so each view shows the sharpest content available and consecutive views match exactly.",
         )
 
     @classmethod

@@ -86,6 +86,17 @@ def test_chunked_model_calls_give_the_unchunked_result(zoom):
     torch.testing.assert_close(chunked, whole, rtol=0, atol=5e-4)
 
 
+def test_the_films_depth_runs_in_calls_of_the_batch_cap(zoom):
+    # 45 levels at zoom factor 8 span 8^45 ~ 10^40, the film's range; benchmarks/bench_depth.py measures its memory.
+    latent, spec = zoom.empty(45, zoom_factor=8)
+    prompts = [f"scale {level} of a zoom from a galaxy to a cell" for level in range(45)]
+    result = zoom.sample(spec, latent, prompts, max_batch=4)["samples"]
+    # 45 levels x (cond, uncond) per step, in calls of at most 4 levels.
+    assert zoom.rows == ([8] * 11 + [2]) * STEPS
+    assert torch.isfinite(result).all()
+    assert seam(result, spec.layout, comfy=zoom.comfy) < 1e-4
+
+
 def test_extending_deeper_samples_only_the_new_levels_and_keeps_the_old(zoom):
     # Zoom factor 4 at 16 latent pixels: a level blends with one coarser level, so only the old deepest takes part.
     finished, spec = zoom.finished(4, zoom_factor=4)

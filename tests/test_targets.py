@@ -266,12 +266,12 @@ def test_an_offcentre_zoom_extends_deeper_with_its_old_levels_kept():
         unchanged[footprint.rows, footprint.cols] = False
         assert torch.equal(extended[level][:, unchanged], old[level][:, unchanged])
     assert overlap_difference(extended, layout).abs().max() < 1e-12
-    # Measured over seeds 5-9: the junction (view 3 with level 4 pasted in) 0.99-1.03, as for the concentric zoom
-    # (test_loop_and_fixed); the deepest border 1.2-1.37 (concentric: 1.03-1.14), where level 6's footprint
-    # falls between the fixed level 3's pixels and so takes its coarse bands only through level 5.
+    # Measured over seeds 5-9: the junction (view 3 with level 4 pasted in) 1.02, as for the concentric zoom
+    # (test_loop_and_fixed); the new levels' borders 1.05-1.3 (concentric 0.91-1.16), where the footprints of
+    # levels 5 and 6 fall between the fixed level 3's pixels and take its bands only through their parents.
     across, beside = border_gradients(extended, layout)
     seams = across.sum(1) / beside.sum(1)
-    assert seams[3] < 1.2 and seams.max() < 1.45
+    assert seams[3] < 1.2 and seams.max() < 1.4
 
 
 def test_an_offcentre_loop_agrees_around_the_wrap_and_its_video_repeats():
@@ -290,3 +290,14 @@ def test_an_offcentre_loop_agrees_around_the_wrap_and_its_video_repeats():
     delta = 1e-6
     frames = render_zoom_frames(views, layout, torch.tensor([4 - delta, 4.0, 4 + delta]), (32, 48))
     assert (frames[1:] - frames[:-1]).abs().max() < 1e-3
+
+
+def test_shrunk_frames_of_an_offcentre_zoom_do_not_alias():
+    # A pixel-sized checkerboard on every level, seen at half size between levels: an area filter greys it
+    # out (measured standard deviation 0.085-0.103, what a 1.2-2 pixel box leaves), where point sampling
+    # would show a moiré of 0s and 1s (0.5).
+    layout = random_layout(2, 4, seed=3)
+    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(96), indexing="ij")
+    checker = ((rows + cols) % 2).double().expand(4, 1, 64, 96)
+    frames = render_zoom_frames(checker, layout, [0.3, 0.5, 1.3, 2.7], (32, 48))
+    assert frames.std(dim=(1, 2, 3)).max() < 0.15
