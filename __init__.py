@@ -2,8 +2,11 @@
 
 ComfyUI loads this folder as a custom-node package and calls :func:`comfy_entrypoint`.
 Nothing from ComfyUI is imported at module level, so ``blending`` and
-``sampler`` import and run without it.
+``sampler`` import and run without it. ``web/`` holds the frontend extension
+(picking targets on Zoom Views Side by Side).
 """
+
+WEB_DIRECTORY = "./web"
 
 
 async def comfy_entrypoint():

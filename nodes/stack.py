@@ -1,7 +1,7 @@
 """Nodes that work on a finished zoom stack: blend, render, and lay the views out side by side."""
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..blending import blend, render_image
 from .schema import CATEGORY, zoom_input
@@ -128,4 +128,9 @@ class ZoomViews(io.ComfyNode):
     @classmethod
     def execute(cls, images, zoom, gap, outline) -> io.NodeOutput:
         zoom.check_count(images.shape[0], VIEWS, "the image batch")
-        return io.NodeOutput(lay_out_views(images, zoom.layout, gap, outline))
+        row = lay_out_views(images, zoom.layout, gap, outline)
+        # The frontend extension (web/zoom_targets.js) shows the row on the node and turns a click into a target.
+        (saved,) = ui.ImageSaveHelper.save_images(row, "p10_zoom_views", io.FolderType.temp, cls, compress_level=1)
+        _, height, width, _ = images.shape
+        shown = {**saved, "levels": zoom.levels, "width": width, "height": height, "gap": gap, "loop": zoom.layout.cyclic}
+        return io.NodeOutput(row, ui={"zoom_views": [shown]})

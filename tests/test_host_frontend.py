@@ -44,12 +44,17 @@ def test_example_workflow_loads_cleanly_in_the_frontend(frontend, name):
     assert report["prompt"] == load_workflow(name, api=True), f"{name}: the frontend queues another graph"
 
 
-@pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_example_runs_as_the_frontend_queues_it(frontend, name):
-    """The example, set to test scale in the graph as a user would, queued by the frontend, runs to the end."""
+def run_at_test_scale(frontend, name: str, **widgets_by_class) -> tuple[dict, dict]:
+    """Load an example, set it to test scale in the graph as a user would, queue it from the frontend, wait.
+
+    ``widgets_by_class`` changes more widgets, as for :func:`helpers.at_test_scale`.
+
+    Returns:
+        The API prompt at test scale, and its history entry once it ran successfully.
+    """
     frontend.clear()
     prompt = frontend.load(load_workflow(name), name)["prompt"]
-    tiny = at_test_scale(prompt)
+    tiny = at_test_scale(prompt, **widgets_by_class)
     changes = {
         key: {field: value for field, value in node["inputs"].items() if prompt[key]["inputs"][field] != value}
         for key, node in tiny.items()
@@ -61,7 +66,13 @@ def test_example_runs_as_the_frontend_queues_it(frontend, name):
     assert {key: node["inputs"] for key, node in queued.items()} == {key: node["inputs"] for key, node in tiny.items()}
     entry = wait_for_history(frontend.server, response.json()["prompt_id"], timeout=240)
     assert entry["status"]["status_str"] == "success", entry["status"]
+    return tiny, entry
 
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_example_runs_as_the_frontend_queues_it(frontend, name):
+    """The example, set to test scale in the graph as a user would, queued by the frontend, runs to the end."""
+    tiny, entry = run_at_test_scale(frontend, name)
     start = tiny[node_id(tiny, "P10_EmptyZoomLatent")]["inputs"]
     extended = [node["inputs"]["levels"] for node in tiny.values() if node["class_type"] == "P10_ExtendZoom"]
     levels = start["levels"] + sum(extended)
@@ -109,3 +120,55 @@ def test_a_missing_model_is_offered_for_download(frontend):
     overlays = frontend.overlays()
     assert any("not_downloaded_yet.safetensors" in text for text in overlays), overlays
     frontend.clear()
+
+
+# Centres the Zoom Views node at scale 1, waits for its row of views, and returns where a click lands on a point.
+VIEWS_POINT_JS = """
+async ([level, x, y]) => {
+    const app = window.app;
+    const node = app.graph.nodes.find((n) => n.comfyClass === "P10_ZoomViews");
+    const box = app.canvas.canvas.getBoundingClientRect();
+    app.canvas.ds.scale = 1;
+    const [width, height] = node.size;
+    app.canvas.ds.offset = [box.width / 2 - node.pos[0] - width / 2, box.height / 2 - node.pos[1] - height / 2];
+    app.canvas.setDirty(true, true);
+    const image = node.zoomViewsImage;
+    for (let i = 0; i < 100 && !(image.naturalWidth && image.clientWidth); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const views = node.zoomViews;
+    const rect = image.getBoundingClientRect();
+    const scale = Math.min(rect.width / image.naturalWidth, rect.height / image.naturalHeight);
+    const left = rect.left + (rect.width - image.naturalWidth * scale) / 2;
+    const top = rect.top + (rect.height - image.naturalHeight * scale) / 2;
+    const px = level * (views.width + views.gap) + x * views.width;
+    return {x: left + px * scale, y: top + y * views.height * scale, shown: rect.width > 0, scale};
+}
+"""
+TARGETS_JS = """
+() => window.app.graph.nodes.find((n) => n.comfyClass === "P10_EmptyZoomLatent").widgets
+    .find((w) => w.name === "targets").value
+"""
+
+
+def test_clicking_a_view_places_the_next_level_there(frontend):
+    """The frontend extension: after a run, a click inside view 1 on Zoom Views sets where level 2 goes."""
+    # Another seed than the examples' run: a graph ComfyUI has cached sends no outputs to show.
+    run_at_test_scale(frontend, "text_zoom", P10_ZoomKSampler={"seed": 8})
+    point = frontend.page.evaluate(VIEWS_POINT_JS, [1, 0.25, 0.75])
+    assert point["shown"], "the row of views is not shown on the node"
+    frontend.page.mouse.click(point["x"], point["y"])
+    frontend.settle()
+    lines = frontend.page.evaluate(TARGETS_JS).splitlines()
+    # One target became one per level after level 0; the clicked one to within a displayed pixel.
+    assert len(lines) == 5 and lines[0] == lines[2] == lines[4] == "0.5, 0.5", lines
+    x, y = (float(value) for value in lines[1].split(","))
+    tolerance = 1.5 / (128 * point["scale"])
+    assert abs(x - 0.25) < tolerance and abs(y - 0.75) < tolerance, lines[1]
+    # A click in the gap between views changes nothing.
+    gap = frontend.page.evaluate(VIEWS_POINT_JS, [2, -0.03, 0.5])
+    frontend.page.mouse.click(gap["x"], gap["y"])
+    frontend.settle()
+    assert frontend.page.evaluate(TARGETS_JS).splitlines() == lines
+    assert not frontend.errors, f"console errors: {frontend.errors}"
