@@ -9,14 +9,11 @@ plus one draw of rendered noise, and the N = 16 / N = 8 ratio measured in the sa
 """
 
 import argparse
-import logging
 import statistics
 import time
 
 import torch
-from common import load_pack
-
-log = logging.getLogger("powers_of_ten.benchmarks")
+from common import load_pack, log, parse_arguments
 
 
 def step_ms(function, repeats, device) -> tuple[float, float]:
@@ -37,12 +34,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(parser)
     load_pack()
     from powers_of_ten.blending import consolidate_estimates
     from powers_of_ten.sampler import rendered_noise_sampler

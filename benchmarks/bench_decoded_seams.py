@@ -24,20 +24,18 @@ paste instead.
 
 import argparse
 import dataclasses
-import logging
 import math
 import statistics
 import sys
 import time
 
 import torch
-from common import REPO_ROOT, boot_comfyui
+from common import REPO_ROOT, boot_comfyui, log, parse_arguments
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from helpers import photo_stack, relative_seams, seam_ratio  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-log = logging.getLogger("powers_of_ten.benchmarks")
 
 
 def main():
@@ -45,13 +43,8 @@ def main():
     parser.add_argument("--size", type=int, default=256, help="pixels per level side")
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--parts", nargs="*", choices=["photos", "sampling"], default=["photos", "sampling"])
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    log.setLevel(logging.INFO)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(parser)
     host = boot_comfyui()
     pack = host.pack
     blending = pack.blending

@@ -15,14 +15,14 @@ rendered noise) per level.
 
 import argparse
 import json
-import logging
 import resource
 import statistics
 import subprocess
 import sys
 import time
 
-log = logging.getLogger("powers_of_ten.benchmarks")
+import torch
+from common import boot_comfyui, log, parse_arguments
 
 
 def rss_mib() -> float:
@@ -33,11 +33,6 @@ def rss_mib() -> float:
 
 def child(args) -> dict:
     """One level count, in this process: boot, sample, measure."""
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from common import boot_comfyui
-
     # PyTorch's attention, as ComfyUI picks on a GPU; on a CPU its default (sub-quadratic) takes gigabytes at 64 x 64.
     host = boot_comfyui(("--use-pytorch-cross-attention",))
     mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
@@ -90,8 +85,6 @@ def child(args) -> dict:
 
 def joint_step_time(host, args) -> float:
     """Fastest of 5 joint steps (blend, render, rendered noise) on the stack, in ms."""
-    import torch
-
     sampler = host.pack.sampler
     step = sampler.JointStep(host.pack.blending.ZoomLayout(8))
     estimates = torch.randn(args.count, 4, args.latent, args.latent)
@@ -111,11 +104,8 @@ def main():
     parser.add_argument("--max-batch", type=int, default=4)
     parser.add_argument("--latent", type=int, default=64, help="latent pixels per side")
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    log.setLevel(logging.INFO)
+    args = parse_arguments(parser, threads=1)
     if args.count is not None:
         print(json.dumps(child(args)))
         return

@@ -14,14 +14,11 @@ export consumes them; encoding is not included.
 """
 
 import argparse
-import logging
 import statistics
 import time
 
 import torch
-from common import load_pack
-
-log = logging.getLogger("powers_of_ten.benchmarks")
+from common import load_pack, log, parse_arguments
 
 CASES = (
     ("512x512 frames, 8 levels of 512x512", 8, (512, 512), (512, 512)),
@@ -36,11 +33,7 @@ def main():
     parser.add_argument("--frames", type=int, default=60, help="frames per repeat, spread over the whole zoom")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(parser)
     load_pack()
     from powers_of_ten.blending import iter_zoom_frames
 

@@ -28,23 +28,21 @@ Gaussian conditioning, level by level): what a perfect joint sampler reaches.
 
     python benchmarks/bench_sampler_quality.py [--samplers euler dpmpp_2m ...] [--steps 10 20 30 50]
         [--zoom-factors 2 4] [--layouts centre corners] [--channels 16] [--size 64] [--levels 4] [--seeds 1]
+        [--threads N]
 """
 
 import argparse
 import dataclasses
 import itertools
-import logging
 import statistics
 import sys
 import time
 
 import torch
-from common import REPO_ROOT, boot_comfyui
+from common import REPO_ROOT, boot_comfyui, log, parse_arguments
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-from helpers import FieldPrior, band_energy, seam_ratio  # noqa: E402
-
-log = logging.getLogger("powers_of_ten.benchmarks")
+from helpers import FieldPrior, band_energy, octave_groups, plain_average, seam_ratio  # noqa: E402
 
 
 def prior_model(model, prior: FieldPrior, calls: list):
@@ -82,15 +80,6 @@ LAYOUTS = {
 """Targets: the paper's concentric zoom, and each level in a corner of its parent, corners alternating."""
 
 
-def octave_groups(zoom_factor: int, octaves: int) -> dict[str, list[int]]:
-    shared = zoom_factor.bit_length() - 1
-    return {
-        "high": [0, 1],
-        "mid": list(range(shared, shared + 3)),
-        "low": list(range(shared + 3, octaves + 1)),
-    }
-
-
 def figures(views, reference, layout, octaves, calls) -> Figures:
     """Seam ratio of ``views`` and their deep levels' band energy over ``reference``'s, by octave group."""
     ratio = band_energy(views, octaves) / band_energy(reference, octaves)
@@ -111,12 +100,7 @@ def main():
     parser.add_argument("--size", type=int, default=64, help="latent side")
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    log.setLevel(logging.INFO)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(parser)
     host = boot_comfyui()
     import comfy.k_diffusion.sampling
     import comfy.samplers
@@ -138,19 +122,7 @@ def main():
         """MultiDiffusion-style baseline: each level the mean of itself and upsampled crops of the coarser ones."""
 
         def __call__(self, estimates, sigma):
-            levels, _, height, width = estimates.shape
-            averaged = estimates.clone()
-            for level in range(1, levels):
-                observations = [estimates[level]]
-                for depth in range(1, level + 1):
-                    window = self.layout.nested_window(height, width, level - depth, depth)
-                    if window is None:
-                        break
-                    crop = estimates[level - depth : level - depth + 1, :, window.rows, window.cols]
-                    up = torch.nn.functional.interpolate(crop, size=(height, width), mode="bilinear")
-                    observations.append(up[0])
-                averaged[level] = torch.stack(observations).mean(dim=0)
-            return blending.render_image(averaged, self.layout, ring_width=0)
+            return blending.render_image(plain_average(estimates, self.layout), self.layout, ring_width=0)
 
     def zoom_guider(step_kind, layout):
         spec = types.ZoomSpec(args.levels, layout)

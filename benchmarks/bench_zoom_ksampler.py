@@ -6,17 +6,14 @@ KSampler over N levels and a plain KSampler over a batch of N latents with
 the same settings. Prints both medians, their ratio (target: at most 1.05) and the ratio of the
 fastest runs, which shared-machine noise disturbs least.
 
-    python benchmarks/bench_zoom_ksampler.py [--levels 6] [--size 128] [--steps 10] [--repeats 8]
+    python benchmarks/bench_zoom_ksampler.py [--levels 6] [--size 128] [--steps 10] [--repeats 8] [--threads N]
 """
 
 import argparse
-import logging
 import statistics
 import time
 
-from common import boot_comfyui
-
-log = logging.getLogger("powers_of_ten.benchmarks")
+from common import boot_comfyui, log, parse_arguments
 
 
 def main():
@@ -25,9 +22,7 @@ def main():
     parser.add_argument("--size", type=int, default=128, help="pixels per level side")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=8)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    log.setLevel(logging.INFO)
+    args = parse_arguments(parser)
     host = boot_comfyui()
     mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
     model, clip, _ = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)

@@ -1,10 +1,32 @@
-"""What the benchmark scripts share: importing the pack, and booting ComfyUI with the test host."""
+"""What the benchmark scripts share: arguments and logging, importing the pack, booting ComfyUI as the tests do."""
 
+import argparse
 import importlib.util
+import logging
 import pathlib
 import sys
 
+import torch
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+log = logging.getLogger("powers_of_ten.benchmarks")
+
+
+def parse_arguments(parser: argparse.ArgumentParser, threads: int | None = None) -> argparse.Namespace:
+    """A benchmark's arguments, with ``--threads`` added, once what every benchmark shares is set up.
+
+    The figures go to :data:`log` at INFO, everything else (ComfyUI's start-up)
+    at WARNING; ``--threads`` (default ``threads``, else torch's choice) sets
+    torch's intra-op threads.
+    """
+    default = "torch's choice" if threads is None else threads
+    parser.add_argument("--threads", type=int, default=threads, help=f"torch intra-op threads (default: {default})")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
 
 
 def load_pack():

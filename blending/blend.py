@@ -148,7 +148,7 @@ def blend_levels(
     own = build_laplacian_pyramid(x, pyramid_depth)
     band_sums = [band.clone() for band in own]
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
-    energy_sums = [_energy(band) for band in own]
+    energy_sums = [_energy(band) for band in own] if consolidation.preserve_energy else None
     for depth in range(1, max_depth + 1):
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level
@@ -169,7 +169,7 @@ def blend_levels(
         ]
     if pinned is None or not pinned.any():
         return collapse_laplacian_pyramid(averaged)[count - levels :]
-    return _carry_pins(x, averaged, pinned.to(x.device), layout, height, width, levels_at)[count - levels :]
+    return _carry_pins(x, averaged, pinned, layout, height, width, levels_at)[count - levels :]
 
 
 def _observed(layout: ZoomLayout, height: int, width: int, levels_at: list[int], depth: int):
@@ -212,11 +212,11 @@ def _carry_pins(
     Returns:
         The collapsed stack ``(positions, C, H, W)``.
     """
-    result = torch.where(pinned[:, None, None, None], x, collapse_laplacian_pyramid(bands))
+    result = torch.where(pinned.to(x.device)[:, None, None, None], x, collapse_laplacian_pyramid(bands))
     octaves = layout.octaves_per_level
     shared = len(bands) - octaves
-    # held[band][position]: that band of that level comes from a pinned level.
-    held = [pinned.clone() for _ in bands]
+    # held[band][position]: that band of that level comes from a pinned level. Plain bools: no device syncs.
+    held = [[bool(value) for value in pinned.tolist()] for _ in bands]
     for position in range(1, len(levels_at)):
         taken = [
             offset for offset in range(shared) if held[offset][position - 1] and not held[octaves + offset][position]

@@ -156,7 +156,7 @@ def render_zoom_frames(
 
     Raises:
         ValueError: a bad stack or layout, positions that are not a finite
-            1-D sequence inside ``[0, N - 1]``, or a size whose aspect is not the stack's.
+            1-D sequence (inside ``[0, N - 1]`` unless the zoom loops), or a size whose aspect is not the stack's.
     """
     chunks = iter_zoom_frames(stack, zoom, positions, size, chunk_size=chunk_size)
     count = len(positions)

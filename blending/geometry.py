@@ -63,7 +63,7 @@ def size_multiple(zoom_factor: int) -> int:
     """What a level's height and width must be a multiple of: ``2 * zoom_factor``.
 
     Each level's footprint in its parent is then an ``H/p x W/p`` block of
-    whole pixels, centred exactly.
+    whole pixels, exactly centred when its target is the centre.
     """
     return 2 * zoom_factor
 
@@ -84,8 +84,8 @@ class ZoomLayout:
     independent of the stack's size; its methods take ``(height, width)`` and
     answer in that size's pixels.
 
-    A ``cyclic`` layout is a loop: the deepest level's centre holds level 0
-    again, so level ``i`` of an ``N``-level stack is also level ``i + N``, and
+    A ``cyclic`` layout is a loop: the deepest level holds level 0 again (at
+    its target, the last one), so level ``i`` of an ``N``-level stack is also level ``i + N``, and
     blending, rendering, rendered noise and video frames wrap around
     (:meth:`unrolled`). Each turn shrinks the self-reference by ``p^N``, so
     the recursion ends below a pixel.
@@ -142,7 +142,7 @@ class ZoomLayout:
             if size % multiple or size < multiple:
                 raise ValueError(
                     f"{name} {label} must be a multiple of 2 x zoom_factor = {multiple} so that each level sits "
-                    f"centred on whole pixels inside its parent; got {label} {size} with zoom_factor {self.zoom_factor}"
+                    f"on whole pixels inside its parent; got {label} {size} with zoom_factor {self.zoom_factor}"
                 )
 
     def child_window(self, height: int, width: int, level: int) -> Window:
@@ -152,6 +152,23 @@ class ZoomLayout:
         pushed inside where the target is closer to an edge than half the block.
         """
         return _child_window(self, height, width, level)
+
+    def part(self, levels: range) -> "ZoomLayout":
+        """The layout of the consecutive levels ``levels`` as a stack of their own, ``levels.start`` its level 0.
+
+        What a sampler needs when only some levels take part: each keeps the
+        target that places its child. A loop's levels come only whole.
+
+        Raises:
+            ValueError: part of a loop with a target per level.
+        """
+        if len(self.targets) == 1:
+            return self
+        if self.cyclic:
+            if (levels.start, levels.stop) != (0, len(self.targets)):
+                raise ValueError(f"a loop of {len(self.targets)} levels has no part {levels.start}-{levels.stop - 1}")
+            return self
+        return dataclasses.replace(self, targets=self.targets[levels.start : levels.stop - 1])
 
     def aligned(self, height: int, width: int) -> "ZoomLayout":
         """This layout with each target moved to the centre of its footprint at ``height x width``.

@@ -26,7 +26,7 @@ def render_image(
     """Π_image for every level: each level with all finer levels pasted into its footprint.
 
     Paper Algorithm 1: level ``i``'s view is ``L_i`` with ``D_{j-i}(L_j)`` pasted
-    into its centre for ``j = i+1 … N-1``, finer levels overwriting coarser
+    into its footprint for ``j = i+1 … N-1``, finer levels overwriting coarser
     ones. It is computed finest-first as ``view_i = L_i`` with ``D_1(view_{i+1})``
     pasted, which is the same thing because box shrinks compose; levels too deep
     to cover a whole pixel of level ``i`` are area-averaged into the pixels they
@@ -87,7 +87,11 @@ def render_noise(noise: torch.Tensor, zoom: ZoomLayout | int) -> torch.Tensor:
     Shape:
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
-    layout = check_stack(noise, zoom, "noise")
+    return render_noise_levels(noise, check_stack(noise, zoom, "noise"))
+
+
+def render_noise_levels(noise: torch.Tensor, layout: ZoomLayout) -> torch.Tensor:
+    """:func:`render_noise` without validation, for callers that validated once (every sampling step)."""
     return paste_finer_levels(noise, layout, patch_gain=float(layout.zoom_factor))
 
 

@@ -11,7 +11,7 @@ import torch
 from comfy_api.latest import io
 
 from .latent import parse_targets
-from .schema import CATEGORY, MAX_LEVELS, bounds_error, level_range, level_range_error, range_inputs, zoom_input
+from .schema import CATEGORY, MAX_LEVELS, level_range, level_range_error, range_inputs, schema_error, zoom_input
 from .types import Zoom
 
 EXTEND, REGENERATE = "Extend Zoom", "Regenerate Zoom Levels"
@@ -59,9 +59,7 @@ class ExtendZoom(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, levels=None, direction=None, targets=None) -> bool | str:
-        if direction is not None and direction not in DIRECTIONS:
-            return f"{EXTEND}: direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}"
-        error = bounds_error(cls, levels=levels)
+        error = schema_error(cls, levels=levels, direction=direction)
         if not error and targets is not None and levels is not None:
             error = new_targets_error(targets, levels)
         return error or True

@@ -2,7 +2,7 @@
 
 from comfy_api.latest import io
 
-from .schema import CATEGORY, bounds_error, check_percent_range, level_input, percent_input
+from .schema import CATEGORY, check_percent_range, level_input, percent_input, schema_error
 from .types import GroundingSocket, PhotoGrounding, SchedulePercent
 
 NODE = "Zoom Photo Grounding"
@@ -76,7 +76,7 @@ class ZoomPhotoGrounding(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, start_percent=None, end_percent=None) -> bool | str:
         return (
-            bounds_error(cls, start_percent=start_percent, end_percent=end_percent)
+            schema_error(cls, start_percent=start_percent, end_percent=end_percent)
             or check_percent_range(NODE, "", start_percent, end_percent)
             or True
         )

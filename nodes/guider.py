@@ -16,7 +16,7 @@ from comfy_api.latest import io
 from ..blending import render_image
 from ..sampler import FixedLevels, Grounding, JointStep, PixelSpace, involved_levels, rendered_noise_sampler
 from .conditioning import LevelGroup, group_levels
-from .schema import CATEGORY, MAX_LEVELS, bounds_error, check_percent_range, percent_input
+from .schema import CATEGORY, MAX_LEVELS, check_percent_range, percent_input, schema_error
 from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, SchedulePercent, ZoomPlan, ZoomPlanSocket
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,13 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         if not window:
             raise ValueError(f"{self.node}: every level of the zoom is fixed; there is nothing to sample")
         rows = slice(window.start, window.stop)
-        full_step, self.step = self.step, self.step_in(window, latent_image)
-        sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed, rows)
         if denoise_mask is not None and denoise_mask.shape[0] == zoom.levels:
             denoise_mask = denoise_mask[rows]
         start = time.perf_counter()
+        full_step = self.step
         try:
+            self.step = self.step_in(window, latent_image)
+            sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed, rows, self.model_patcher.load_device)
             samples = super().sample(
                 self.step.initial_noise(noise[rows]),
                 latent_image[rows],
@@ -128,12 +129,12 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         return result
 
     def step_in(self, window: range, latent_image) -> JointStep:
-        """The joint step for the levels in ``window``: their fixed levels held at the latent's values.
+        """The joint step for the levels in ``window``: their part of the layout, their fixed levels held fixed.
 
         Raises:
             ValueError: a photo grounds a fixed level, which the photo cannot change.
         """
-        zoom, step = self.plan.zoom, self.step
+        zoom, step, device = self.plan.zoom, self.step, self.model_patcher.load_device
         grounding = step.grounding
         if grounding is not None:
             held = sorted(set(grounding.photos) & zoom.fixed)
@@ -142,14 +143,15 @@ class ZoomGuider(comfy.samplers.CFGGuider):
                     f"Zoom Photo Grounding: level {held[0]} is fixed (Extend Zoom / Regenerate Zoom Levels), so a "
                     "photo cannot change it; ground a level that is sampled"
                 )
-            photos = {level - window.start: photo for level, photo in grounding.photos.items()}
+            photos = {level - window.start: photo.to(device) for level, photo in grounding.photos.items()}
             grounding = dataclasses.replace(grounding, photos=photos)
         fixed = None
         mask = zoom.fixed_mask()[window.start : window.stop]
         if mask.any():
             values = self.model_patcher.model.process_latent_in(latent_image[window.start : window.stop])
-            fixed = FixedLevels(values, mask)
-        return dataclasses.replace(step, fixed=fixed, grounding=grounding)
+            # Moved once here: every evaluation puts them in place of their estimates, on the model's device.
+            fixed = FixedLevels(values.to(device), mask)
+        return dataclasses.replace(step, layout=step.layout.part(window), fixed=fixed, grounding=grounding)
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
         model_options = model_options or {}
@@ -293,7 +295,7 @@ def check_latent(noise, plan: ZoomPlan, step: JointStep, node: str) -> None:
     if noise.ndim != 4 or noise.shape[0] != levels:
         raise ValueError(
             f"{node}: the latent holds {noise.shape[0]} images of shape {tuple(noise.shape[1:])}, but the zoom plan "
-            f"has {levels} levels; use the latent from the same Empty Zoom Latent"
+            f"has {levels} levels; use the latent that came with the zoom (Empty Zoom Latent, Extend Zoom)"
         )
     step.layout.check_size(noise.shape[-2], noise.shape[-1], name=f"{node}: the latent")
     if step.grounding is not None:
@@ -381,8 +383,11 @@ def check_compatible_model(model_patcher, reference, levels) -> None:
         )
 
 
-def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed, rows: slice):
+def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed, rows: slice, device):
     """The same sampler, given rendered noise for the levels ``rows`` when its function takes a ``noise_sampler``.
+
+    ``noise`` is the sampler's initial noise as ComfyUI prepares it (on the CPU); the draws are
+    rendered and returned on ``device``, where the sampler adds them to the latents.
 
     The draws come from k-diffusion's Brownian tree, as ComfyUI's SDE samplers
     draw by default, so that solvers stepping inside an interval see increments of
@@ -402,7 +407,7 @@ def with_rendered_noise(sampler, noise, sigmas, step: JointStep, seed, rows: sli
     def draw(sigma, sigma_next):
         return tree(sigma, sigma_next)[rows]
 
-    noise_sampler = rendered_noise_sampler(noise[rows], step.layout, draw=draw)
+    noise_sampler = rendered_noise_sampler(noise[rows].to(device), step.layout, draw=draw)
     return comfy.samplers.KSAMPLER(
         sampler.sampler_function,
         {**sampler.extra_options, "noise_sampler": noise_sampler},
@@ -473,7 +478,7 @@ def consolidation_inputs() -> list:
 
 def consolidation_input_error(node: type[io.ComfyNode], start: float | None, end: float | None) -> str | None:
     """What :func:`consolidation_inputs` alone show to be wrong, for the node's ``validate_inputs``."""
-    return bounds_error(node, pixel_start_percent=start, pixel_end_percent=end) or check_percent_range(
+    return schema_error(node, pixel_start_percent=start, pixel_end_percent=end) or check_percent_range(
         node.define_schema().display_name, "pixel_", start, end
     )
 

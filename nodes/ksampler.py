@@ -8,7 +8,7 @@ import latent_preview
 from comfy_api.latest import io
 
 from .guider import cfg_input, consolidation_input_error, consolidation_inputs, make_zoom_guider, model_and_plan_inputs
-from .schema import CATEGORY
+from .schema import CATEGORY, schema_error
 
 
 class ZoomKSampler(io.ComfyNode):
@@ -26,7 +26,9 @@ class ZoomKSampler(io.ComfyNode):
             ),
             inputs=[
                 *model_and_plan_inputs(),
-                io.Latent.Input("latent_image", tooltip="The zoom latent from Empty Zoom Latent, one image per level."),
+                io.Latent.Input(
+                    "latent_image", tooltip="The zoom latent (Empty Zoom Latent, Extend Zoom), one image per level."
+                ),
                 io.Int.Input(
                     "seed",
                     default=0,
@@ -70,8 +72,11 @@ class ZoomKSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, pixel_start_percent=None, pixel_end_percent=None) -> bool | str:
-        return consolidation_input_error(cls, pixel_start_percent, pixel_end_percent) or True
+    def validate_inputs(
+        cls, pixel_start_percent=None, pixel_end_percent=None, sampler_name=None, scheduler=None
+    ) -> bool | str:
+        error = schema_error(cls, sampler_name=sampler_name, scheduler=scheduler)
+        return error or consolidation_input_error(cls, pixel_start_percent, pixel_end_percent) or True
 
     @classmethod
     def execute(

@@ -7,7 +7,7 @@ import torch
 from comfy_api.latest import io
 
 from ..blending import ZoomLayout, size_multiple
-from .schema import CATEGORY, MAX_LEVELS, MAX_SIZE, bounds_error
+from .schema import CATEGORY, MAX_LEVELS, MAX_SIZE, schema_error
 from .types import Zoom, ZoomSpec
 
 ZOOM_FACTORS = ["2", "4", "8"]
@@ -65,14 +65,15 @@ def parse_targets(node: str, text: str) -> tuple[tuple[Fraction, Fraction], ...]
     return tuple(targets)
 
 
-def targets_error(node: str, text: str, levels: int, loop: bool) -> str | None:
-    """Why ``text`` cannot place the levels of a zoom of ``levels`` (looping or not), or None."""
-    try:
-        targets = parse_targets(node, text)
-        ZoomLayout(2, cyclic=loop, targets=targets).check_levels(levels, f"{node}: the zoom")
-    except ValueError as error:
-        return str(error) if str(error).startswith(node) else f"{node}: targets: {error}"
-    return None
+def zoom_layout(node: str, zoom_factor: int, text: str, levels: int, loop: bool) -> ZoomLayout:
+    """The layout a zoom of ``levels`` levels (looping or not) has with these targets.
+
+    Raises:
+        ValueError: naming ``node``, the line and the value, or both counts of targets.
+    """
+    layout = ZoomLayout(zoom_factor, cyclic=loop, targets=parse_targets(node, text))
+    layout.check_levels(levels, f"{node}: the zoom")
+    return layout
 
 
 class EmptyZoomLatent(io.ComfyNode):
@@ -112,8 +113,9 @@ class EmptyZoomLatent(io.ComfyNode):
                     "loop",
                     default=False,
                     optional=True,
-                    tooltip="A looping zoom: the deepest level's centre holds level 0 again, so the zoom video can "
-                    "repeat forever with no visible restart. Let the last prompt lead back to the first.",
+                    tooltip="A looping zoom: the deepest level holds level 0 again (where the last targets line puts "
+                    "it), so the zoom video can repeat forever with no visible restart. Let the last prompt lead back "
+                    "to the first.",
                 ),
                 io.String.Input("targets", default="0.5, 0.5", multiline=True, optional=True, tooltip=TARGETS_TOOLTIP),
                 io.Model.Input(
@@ -129,7 +131,10 @@ class EmptyZoomLatent(io.ComfyNode):
             ],
             outputs=[
                 io.Latent.Output(display_name="latent", tooltip="One empty latent per level, as a batch."),
-                Zoom.Output(display_name="zoom", tooltip="Number of levels and zoom factor, for the other zoom nodes."),
+                Zoom.Output(
+                    display_name="zoom",
+                    tooltip="The zoom: levels, zoom factor, targets and loop, for the other zoom nodes.",
+                ),
             ],
         )
 
@@ -137,11 +142,13 @@ class EmptyZoomLatent(io.ComfyNode):
     def validate_inputs(
         cls, width=None, height=None, levels=None, zoom_factor=None, loop=None, targets=None
     ) -> bool | str:
-        if zoom_factor is not None and zoom_factor not in ZOOM_FACTORS:
-            return f"{NODE}: zoom_factor must be one of {', '.join(ZOOM_FACTORS)}; got {zoom_factor}"
-        error = bounds_error(cls, width=width, height=height, levels=levels)
+        error = schema_error(cls, width=width, height=height, levels=levels, zoom_factor=zoom_factor)
         if not error and targets is not None and levels is not None:
-            error = targets_error(NODE, targets, levels, bool(loop))
+            try:
+                # Which targets fit depends on the levels and the loop, not on the zoom factor.
+                zoom_layout(NODE, 2, targets, levels, bool(loop))
+            except ValueError as refused:
+                error = str(refused)
         if error or None in (width, height, zoom_factor):
             return error or True
         # A connected VAE's downscale is unknown until execution; 8 is that of every image VAE ComfyUI loads.
@@ -152,9 +159,7 @@ class EmptyZoomLatent(io.ComfyNode):
         cls, width, height, levels, zoom_factor, loop=False, targets="0.5, 0.5", model=None, vae=None
     ) -> io.NodeOutput:
         zoom_factor = int(zoom_factor)
-        error = targets_error(NODE, targets, levels, loop)
-        if error:
-            raise ValueError(error)
+        layout = zoom_layout(NODE, zoom_factor, targets, levels, loop)
         downscale = vae.spacial_compression_encode() if vae is not None else 8
         error = latent_size_error(width, height, zoom_factor, downscale)
         if error:
@@ -169,5 +174,4 @@ class EmptyZoomLatent(io.ComfyNode):
             [levels, channels, height // downscale, width // downscale],
             device=comfy.model_management.intermediate_device(),
         )
-        layout = ZoomLayout(zoom_factor, cyclic=loop, targets=parse_targets(NODE, targets)).aligned(*samples.shape[-2:])
-        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, layout))
+        return io.NodeOutput({"samples": samples}, ZoomSpec(levels, layout.aligned(*samples.shape[-2:])))

@@ -5,7 +5,7 @@ from dataclasses import replace
 import node_helpers
 from comfy_api.latest import io
 
-from .schema import CATEGORY, bounds_error, level_range, level_range_error, range_inputs, zoom_input
+from .schema import CATEGORY, level_range, level_range_error, range_inputs, schema_error, zoom_input
 from .types import LevelConditioning, ZoomPlan, ZoomPlanSocket
 
 
@@ -126,7 +126,7 @@ class ZoomLevelOverride(io.ComfyNode):
         changes = {name: value for name, value in changes.items() if value is not None}
         if not changes:
             raise ValueError(f"{NODE}: connect at least one of positive, negative or model")
-        return io.NodeOutput(zoom_plan.with_levels(first, last, lambda level: replace(level, **changes)))
+        return io.NodeOutput(zoom_plan.with_levels(NODE, first, last, lambda level: replace(level, **changes)))
 
 
 class ZoomFluxGuidance(io.ComfyNode):
@@ -160,7 +160,7 @@ class ZoomFluxGuidance(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, guidance=None, first_level=None, last_level=None) -> bool | str:
-        return bounds_error(cls, guidance=guidance) or level_range_error(cls, first_level, last_level) or True
+        return schema_error(cls, guidance=guidance) or level_range_error(cls, first_level, last_level) or True
 
     @classmethod
     def execute(cls, zoom_plan, guidance, first_level, last_level) -> io.NodeOutput:
@@ -169,4 +169,4 @@ class ZoomFluxGuidance(io.ComfyNode):
         def guided(level):
             return replace(level, positive=node_helpers.conditioning_set_values(level.positive, {"guidance": guidance}))
 
-        return io.NodeOutput(zoom_plan.with_levels(first, last, guided))
+        return io.NodeOutput(zoom_plan.with_levels(GUIDANCE, first, last, guided))

@@ -15,7 +15,10 @@ DEEPEST = -1
 
 
 def zoom_input() -> io.Input:
-    return Zoom.Input("zoom", tooltip="From Empty Zoom Latent: the number of levels and the zoom factor.")
+    return Zoom.Input(
+        "zoom",
+        tooltip="The zoom (Empty Zoom Latent, Extend Zoom, Regenerate Zoom Levels): its levels and how they nest.",
+    )
 
 
 def level_input(name: str, tooltip: str, *, default: int = 0, deepest: bool = False) -> io.Int.Input:
@@ -30,19 +33,23 @@ def resolve_level(level: int, levels: int) -> int:
     return levels - 1 if level == DEEPEST else level
 
 
-def bounds_error(node: type[io.ComfyNode], **values) -> str | None:
-    """The schema's own min/max check for the inputs a node's ``validate_inputs`` takes, or None when they pass.
+def schema_error(node: type[io.ComfyNode], **values) -> str | None:
+    """The schema's own checks for the inputs a node's ``validate_inputs`` takes: min/max, and a combo's options.
 
-    ComfyUI skips its min/max check for every input that ``validate_inputs``
-    names, so each such node calls this first. Inputs that arrive through a
-    link have no value at validation (None) and are checked at execution.
-    ``define_schema`` rather than ``GET_SCHEMA``: ComfyUI validates on a locked
-    copy of the class, which cannot cache a schema.
+    ComfyUI skips both checks for every input that ``validate_inputs`` names,
+    so each such node passes all its named number and combo inputs here first.
+    Inputs that arrive through a link have no value at validation (None) and
+    are checked at execution. ``define_schema`` rather than ``GET_SCHEMA``:
+    ComfyUI validates on a locked copy of the class, which cannot cache a schema.
     """
     schema = node.define_schema()
     for item in schema.inputs:
         value = values.get(item.id)
-        if value is None or not isinstance(item, (io.Int.Input, io.Float.Input)):
+        if value is None:
+            continue
+        if isinstance(item, io.Combo.Input) and value not in item.options:
+            return f"{schema.display_name}: {item.id} must be one of {', '.join(map(str, item.options))}; got {value!r}"
+        if not isinstance(item, (io.Int.Input, io.Float.Input)):
             continue
         if item.min is not None and value < item.min:
             return f"{schema.display_name}: {item.id} {value} is below its minimum {item.min}"
@@ -65,7 +72,7 @@ def check_percent_range(node: str, prefix: str, start: float | None, end: float 
 
 def level_range_error(node: type[io.ComfyNode], first_level, last_level) -> str | None:
     """What a ``first_level`` / ``last_level`` pair alone shows to be wrong, for ``validate_inputs``."""
-    error = bounds_error(node, first_level=first_level, last_level=last_level)
+    error = schema_error(node, first_level=first_level, last_level=last_level)
     if error or None in (first_level, last_level):
         return error
     if last_level != DEEPEST and last_level < first_level:

@@ -132,5 +132,12 @@ class ZoomViews(io.ComfyNode):
         # The frontend extension (web/zoom_targets.js) shows the row on the node and turns a click into a target.
         (saved,) = ui.ImageSaveHelper.save_images(row, "p10_zoom_views", io.FolderType.temp, cls, compress_level=1)
         _, height, width, _ = images.shape
-        shown = {**saved, "levels": zoom.levels, "width": width, "height": height, "gap": gap, "loop": zoom.layout.cyclic}
+        shown = {
+            **saved,
+            "levels": zoom.levels,
+            "width": width,
+            "height": height,
+            "gap": gap,
+            "loop": zoom.layout.cyclic,
+        }
         return io.NodeOutput(row, ui={"zoom_views": [shown]})

@@ -58,8 +58,17 @@ class ZoomPlan:
     zoom: ZoomSpec
     levels: tuple[LevelConditioning | None, ...]
 
-    def with_levels(self, first: int, last: int, change) -> "ZoomPlan":
-        """A copy whose sampled levels ``first … last`` (inclusive) are ``change(level)``."""
+    def with_levels(self, node: str, first: int, last: int, change) -> "ZoomPlan":
+        """A copy whose sampled levels ``first … last`` (inclusive) are ``change(level)``.
+
+        Raises:
+            ValueError: naming ``node``, when every level of the range is fixed.
+        """
+        if all(level is None for level in self.levels[first : last + 1]):
+            raise ValueError(
+                f"{node}: levels {first}-{last} are all fixed (Extend Zoom, Regenerate Zoom Levels), so nothing "
+                "there is sampled to change"
+            )
         levels = tuple(
             change(level) if first <= index <= last and level is not None else level
             for index, level in enumerate(self.levels)

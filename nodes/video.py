@@ -24,7 +24,7 @@ from ..blending import (
     render_zoom_frames,
     zoom_positions,
 )
-from .schema import CATEGORY, DEEPEST, MAX_SIZE, bounds_error, level_input, resolve_level, zoom_input
+from .schema import CATEGORY, DEEPEST, MAX_SIZE, level_input, resolve_level, schema_error, zoom_input
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,15 @@ def video_input_error(
     node: type[io.ComfyNode], width, height, first_level, last_level, loop=None, easing=None, direction=None
 ) -> str | None:
     """What the shared inputs alone show to be wrong, at validation, before any sampling runs."""
-    error = bounds_error(node, width=width, height=height, first_level=first_level, last_level=last_level)
+    error = schema_error(
+        node,
+        width=width,
+        height=height,
+        first_level=first_level,
+        last_level=last_level,
+        easing=easing,
+        direction=direction,
+    )
     if error:
         return error
     name = node.define_schema().display_name
@@ -264,11 +272,9 @@ class SaveZoomVideo(io.ComfyNode):
         crf=None,
     ) -> bool | str:
         error = video_input_error(cls, width, height, first_level, last_level, loop, easing, direction)
-        error = error or bounds_error(cls, crf=crf)
+        error = error or schema_error(cls, crf=crf, format=format)
         if error or None in (format, crf):
             return error or True
-        if format not in FORMATS:
-            return f"{SAVE}: format must be one of {', '.join(FORMATS)}; got {format!r}"
         if crf > FORMATS[format].max_crf:
             return f"{SAVE}: crf {crf} is above {format}'s maximum {FORMATS[format].max_crf}"
         return True

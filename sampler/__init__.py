@@ -2,7 +2,7 @@
 
 - :mod:`.step`: :class:`JointStep`, the one implementation of what paper Algorithm 2 does to each
   evaluation's estimates (grounding, blending and rendering in latent or pixel space).
-- :mod:`.joint`: :func:`sample_zoom_stack`, Algorithm 2's sampling loop (Euler-ancestral on rendered estimates).
+- :mod:`.joint`: :func:`sample_zoom_stack`, Algorithm 2's sampling loop (Euler, ancestral or not).
 - :mod:`.noise`: :func:`rendered_noise_sampler`, a k-diffusion ``noise_sampler`` yielding Π_noise.
 - :mod:`.fixed`: :class:`FixedLevels`, levels held fixed while the others are sampled (extend, regenerate),
   and :func:`involved_levels`, which levels take part.

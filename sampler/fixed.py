@@ -28,12 +28,24 @@ class FixedLevels:
     values: torch.Tensor
     mask: torch.Tensor
 
+    def check(self, stack_shape: torch.Size) -> None:
+        """Raise a ValueError unless the values and mask fit a stack of ``stack_shape``."""
+        levels = stack_shape[0]
+        if self.mask.dtype != torch.bool or tuple(self.mask.shape) != (levels,):
+            raise ValueError(
+                f"fixed mask must be {levels} bools, one per level; got {self.mask.dtype} {tuple(self.mask.shape)}"
+            )
+        if tuple(self.values.shape) != tuple(stack_shape):
+            raise ValueError(
+                f"fixed values must have the stack's shape {tuple(stack_shape)}; got {tuple(self.values.shape)}"
+            )
+
     def hold(self, estimates: torch.Tensor) -> torch.Tensor:
         """The estimates with every fixed level's own values in place of its estimate."""
         mask = self.mask.to(estimates.device)[:, None, None, None]
         return torch.where(mask, self.values.to(estimates), estimates)
 
-    def keep(self, samples: torch.Tensor, layout: ZoomLayout, values: torch.Tensor | None = None) -> torch.Tensor:
+    def keep(self, samples: torch.Tensor, layout: ZoomLayout) -> torch.Tensor:
         """The samples with each fixed level exactly as it was, except where a sampled finer level covers it.
 
         There rendering pastes the sampled level in; elsewhere blending already
@@ -42,13 +54,10 @@ class FixedLevels:
         Args:
             samples: the sampled stack ``(N, C, H, W)``.
             layout: where the levels sit.
-            values: the fixed levels' values in the samples' own space, when
-                that is not :attr:`values`' (a model's latents in the user's scale).
 
         Returns:
             A new stack, same shape, dtype and device as ``samples``.
         """
-        values = self.values if values is None else values
         levels, _, height, width = samples.shape
         sampled = [level for level in range(levels) if not self.mask[level]]
         kept = samples.clone()
@@ -58,12 +67,9 @@ class FixedLevels:
             depths = [(other - level) % levels if layout.cyclic else other - level for other in sampled]
             finer = [depth for depth in depths if depth > 0]
             covered = layout.covering_window(height, width, level, min(finer)) if finer else None
-            own = values[level].to(samples)
-            if covered is None:
-                kept[level] = own
-            else:
-                inside = kept[level, :, covered.rows, covered.cols].clone()
-                kept[level] = own
+            inside = None if covered is None else kept[level, :, covered.rows, covered.cols].clone()
+            kept[level] = self.values[level].to(samples)
+            if inside is not None:
                 kept[level, :, covered.rows, covered.cols] = inside
         return kept
 

@@ -104,4 +104,4 @@ def sample_zoom_stack(
         x = denoised + (x - denoised) * (sigma_down / float(sigma))
         if sigma_up > 0:
             x = x + noise_sampler(sigma, sigma_next) * sigma_up
-    return x if step.fixed is None else step.fixed.keep(x, step.layout)
+    return step.keep_fixed(x)

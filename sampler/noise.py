@@ -5,7 +5,7 @@ from collections.abc import Callable
 import torch
 
 from ..blending import ZoomLayout, check_stack
-from ..blending.render import paste_finer_levels
+from ..blending.render import render_noise_levels
 
 NoiseSampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -47,13 +47,12 @@ def rendered_noise_sampler(
     layout = check_stack(x, zoom, "x")
     shape, device, dtype = x.shape, x.device, x.dtype
     draw_device = generator.device if generator is not None else device
-    gain = float(layout.zoom_factor)
 
     def noise_sampler(sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
         if draw is None:
             noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
         else:
             noise = draw(sigma, sigma_next).float()
-        return paste_finer_levels(noise.to(device), layout, patch_gain=gain).to(dtype)
+        return render_noise_levels(noise.to(device), layout).to(dtype)
 
     return noise_sampler

@@ -13,7 +13,7 @@ import torch
 from ..blending import Consolidation, ZoomLayout, as_layout, consolidate_through_codec
 from ..blending.blend import DEFAULT, consolidate_levels
 from ..blending.codec import Codec
-from ..blending.render import paste_finer_levels
+from ..blending.render import render_noise_levels
 from .fixed import FixedLevels
 from .grounding import Grounding, ground_estimates
 from .schedule import SigmaRange
@@ -72,11 +72,13 @@ class JointStep:
         """Validate the step against the stack it will see, once before sampling.
 
         Raises:
-            ValueError: a size that cannot hold the zoom, or photos that do not fit the stack.
+            ValueError: a size that cannot hold the zoom, or photos or fixed levels that do not fit the stack.
         """
         self.layout.check_size(stack_shape[-2], stack_shape[-1])
         if self.grounding is not None:
             self.grounding.check(stack_shape)
+        if self.fixed is not None:
+            self.fixed.check(stack_shape)
 
     def initial_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """The noise sampling starts from: the independent draws, rendered (Π_noise) unless told otherwise.
@@ -94,7 +96,7 @@ class JointStep:
         """
         if not self.rendered_initial_noise:
             return noise
-        return paste_finer_levels(noise, self.layout, patch_gain=float(self.layout.zoom_factor))
+        return render_noise_levels(noise, self.layout)
 
     @property
     def pinned(self) -> torch.Tensor | None:
@@ -117,7 +119,10 @@ class JointStep:
         last evaluation), and those are consolidated once more. Fixed levels come
         back exactly as they were wherever no sampled finer level covers them.
         """
-        samples = dataclasses.replace(self, grounding=None)(samples, 0.0)
+        return self.keep_fixed(dataclasses.replace(self, grounding=None)(samples, 0.0))
+
+    def keep_fixed(self, samples: torch.Tensor) -> torch.Tensor:
+        """The samples with the fixed levels exactly as they were where no sampled finer level covers them."""
         return samples if self.fixed is None else self.fixed.keep(samples, self.layout)
 
     def __call__(self, estimates: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -253,32 +253,34 @@ def flux_zoom() -> list[Node]:
     ]
 
 
+def webp_preview(node_id: int, images: tuple[int, int], column: int, prefix: str, **frames) -> list[Node]:
+    """Zoom Video Frames (256 px, 12 fps, a second per level, and ``frames``) into Save Animated WEBP."""
+    inputs = {"images": images, "zoom": (2, 1), "width": 256, "fps": 12.0, "seconds_per_level": 1.0} | frames
+    return [
+        Node(node_id, "P10_ZoomVideoFrames", column, inputs),
+        Node(
+            node_id + 1,
+            "SaveAnimatedWEBP",
+            column + 1,
+            {"images": (node_id, 0), "filename_prefix": prefix, "fps": inputs["fps"], "quality": 85},
+        ),
+    ]
+
+
 def zoom_video() -> list[Node]:
     """text_zoom, then a streamed mp4 of the zoom and a small ping-pong animated WebP preview."""
     return [
         *text_zoom(),
         Node(11, "P10_SaveZoomVideo", 6, {"images": (6, 0), "zoom": (2, 1), "hold_start": 15, "hold_end": 30}),
-        Node(
+        *webp_preview(
             12,
-            "P10_ZoomVideoFrames",
+            (6, 0),
             6,
-            {
-                "images": (6, 0),
-                "zoom": (2, 1),
-                "width": 256,
-                "fps": 12.0,
-                "seconds_per_level": 1.0,
-                "easing": "ease_in_out",
-                "direction": "in_out",
-                "hold_start": 6,
-                "hold_end": 6,
-            },
-        ),
-        Node(
-            13,
-            "SaveAnimatedWEBP",
-            7,
-            {"images": (12, 0), "filename_prefix": "powers_of_ten/zoom_preview", "fps": 12.0, "quality": 85},
+            "powers_of_ten/zoom_preview",
+            easing="ease_in_out",
+            direction="in_out",
+            hold_start=6,
+            hold_end=6,
         ),
     ]
 
@@ -368,18 +370,7 @@ def loop_zoom() -> list[Node]:
         ksampler(4, (1, 0), (3, 0), 2),
         *zoom_back((4, 0), 5, 3),
         Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1), "loop": True}),
-        Node(
-            12,
-            "P10_ZoomVideoFrames",
-            6,
-            {"images": (7, 0), "zoom": (2, 1), "width": 256, "fps": 12.0, "seconds_per_level": 1.0, "loop": True},
-        ),
-        Node(
-            13,
-            "SaveAnimatedWEBP",
-            7,
-            {"images": (12, 0), "filename_prefix": "powers_of_ten/loop_preview", "fps": 12.0, "quality": 85},
-        ),
+        *webp_preview(12, (7, 0), 6, "powers_of_ten/loop_preview", loop=True),
     ]
 
 

@@ -248,7 +248,6 @@ def generate(
 ) -> pathlib.Path:
     """Build the checkpoint and write it atomically to ``out``; returns the path."""
     import torch
-    from safetensors.torch import save_file
 
     out = pathlib.Path(out) if out is not None else DEFAULT_OUT
     taesd_dir = pathlib.Path(taesd_dir) if taesd_dir is not None else DEFAULT_TAESD_DIR
@@ -259,30 +258,37 @@ def generate(
     build_clip(b)
     add_taesd(b, taesd_dir)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=str(out.parent))
-    os.close(fd)
-    try:
-        # one metadata entry only: safetensors writes several in hash order,
-        # which would make the file bytes differ between runs
-        save_file(b.sd, tmp, metadata={META_KEY: _meta_value(seed, dtype, middle_block)})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_stamped(b.sd, out, META_KEY, _meta_value(seed, dtype, middle_block))
     return out
 
 
-def _is_current(path: pathlib.Path, middle_block: bool) -> bool:
-    try:
-        from safetensors import safe_open
+def write_stamped(state: dict, path: pathlib.Path, key: str, stamp: str) -> None:
+    """Write ``state`` to ``path`` as safetensors, atomically, stamped ``{key: stamp}`` for :func:`is_stamped`."""
+    from safetensors.torch import save_file
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    os.close(fd)
+    try:
+        # One metadata entry only: safetensors writes several in hash order, so the bytes would vary between runs.
+        save_file(state, tmp, metadata={key: stamp})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def is_stamped(path: pathlib.Path, key: str, stamp: str) -> bool:
+    """Whether ``path`` is a safetensors file whose metadata ``key`` is ``stamp`` (False when missing or unreadable)."""
+    from safetensors import safe_open
+
+    try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        return meta.get(META_KEY) == _meta_value(SEED, "fp16", middle_block)
-    except Exception:
+    except Exception:  # missing, truncated or not a safetensors file
         return False
+    return meta.get(key) == stamp
 
 
 def ensure_tiny_checkpoint(path=None, *, middle_block: bool = False) -> pathlib.Path:
@@ -295,7 +301,7 @@ def ensure_tiny_checkpoint(path=None, *, middle_block: bool = False) -> pathlib.
     if path is None:
         path = DEFAULT_OUT_MID if middle_block else DEFAULT_OUT
     path = pathlib.Path(path)
-    if not (path.is_file() and _is_current(path, middle_block)):
+    if not is_stamped(path, META_KEY, _meta_value(SEED, "fp16", middle_block)):
         generate(path, middle_block=middle_block)
     return path
 

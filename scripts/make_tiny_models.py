@@ -94,10 +94,8 @@ import dataclasses
 import importlib.util
 import logging
 import math
-import os
 import pathlib
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -416,17 +414,6 @@ def _meta_value(family: str) -> str:
     return f"version={FORMAT_VERSION} family={family} seed={SEED}"
 
 
-def _is_current(path: pathlib.Path, family: str) -> bool:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception:  # missing, truncated or not a safetensors file
-        return False
-    return meta.get(META_KEY) == _meta_value(family)
-
-
 def generate(family: str) -> pathlib.Path:
     """Build ``family``'s file and write it atomically to :func:`model_path`; returns the path.
 
@@ -434,22 +421,10 @@ def generate(family: str) -> pathlib.Path:
         ValueError: unknown family.
         RuntimeError: ComfyUI would not detect the built weights as the family.
     """
-    from safetensors.torch import save_file
-
     path = model_path(family)
     sd = _FAMILIES[family].build(torch.Generator().manual_seed(SEED))
     _check_detection(family, sd)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        # one metadata entry only: safetensors writes several in hash order, so the bytes would vary
-        save_file(sd, tmp, metadata={META_KEY: _meta_value(family)})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _sd15_maker().write_stamped(sd, path, META_KEY, _meta_value(family))
     return path
 
 
@@ -466,7 +441,7 @@ def ensure_tiny_model(family: str) -> pathlib.Path:
         ValueError: unknown family.
     """
     path = model_path(family)
-    if not _is_current(path, family):
+    if not _sd15_maker().is_stamped(path, META_KEY, _meta_value(family)):
         generate(family)
     return path
 
@@ -515,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     boot_comfyui()
     for family in args.families or FAMILIES:
         path = model_path(family)
-        if args.force or not _is_current(path, family):
+        if args.force or not _sd15_maker().is_stamped(path, META_KEY, _meta_value(family)):
             t0 = time.perf_counter()
             generate(family)
             seconds = time.perf_counter() - t0

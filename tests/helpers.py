@@ -1,6 +1,5 @@
 """What the tests share: imports by path, running nodes and prompts, seams, example workflows, a closed-form prior."""
 
-import fractions
 import importlib.util
 import json
 import math
@@ -48,15 +47,6 @@ def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:
         return difference.abs().max().item()
     mse = difference.pow(2).mean().item()
     return mse if measure == "mse" else 10 * math.log10(1 / mse)
-
-
-def example_layout(inputs: dict, latent_downscale: int = 8):
-    """The layout an Empty Zoom Latent with these API inputs makes: zoom factor, loop, targets aligned on its latent."""
-    blending = importlib.import_module("powers_of_ten.blending")
-    lines = [line.replace(",", " ").split() for line in inputs.get("targets", "0.5, 0.5").splitlines() if line.strip()]
-    targets = tuple((fractions.Fraction(x), fractions.Fraction(y)) for x, y in lines)
-    layout = blending.ZoomLayout(int(inputs["zoom_factor"]), cyclic=bool(inputs.get("loop")), targets=targets)
-    return layout.aligned(inputs["height"] // latent_downscale, inputs["width"] // latent_downscale)
 
 
 def wait_for_history(server, prompt_id: str, timeout: float) -> dict:
@@ -134,6 +124,47 @@ def initial_noise(seed=0):
     return torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
 
 
+def independent_sampling(denoise, noise, sigmas, generator: torch.Generator, eta: float = 1.0) -> torch.Tensor:
+    """Each level sampled on its own, with no blending: the paper's "independent" baseline.
+
+    Euler ancestral (``eta`` 1) or Euler (``eta`` 0) on ``denoise(x, sigma)``, the
+    sampler the pack's ``sample_zoom_stack`` runs, from ``noise * sigmas[0]``.
+    """
+    ancestral_step = importlib.import_module("powers_of_ten.sampler").ancestral_step
+    x = noise * sigmas[0]
+    for sigma, sigma_next in zip(sigmas[:-1].tolist(), sigmas[1:].tolist()):
+        denoised = denoise(x, sigma)
+        sigma_down, sigma_up = ancestral_step(sigma, sigma_next, eta)
+        x = denoised + (x - denoised) * (sigma_down / sigma)
+        if sigma_up > 0:
+            x = x + torch.randn(x.shape, generator=generator, dtype=x.dtype) * sigma_up
+    return x
+
+
+def plain_average(estimates: torch.Tensor, layout) -> torch.Tensor:
+    """The MultiDiffusion-style baseline: each level the mean of itself and upsampled crops of the coarser ones.
+
+    ``layout`` is a ``ZoomLayout`` (of either copy of the pack) or a zoom factor.
+    """
+    if isinstance(layout, int):
+        layout = importlib.import_module("powers_of_ten.blending").ZoomLayout(layout)
+    levels, _, height, width = estimates.shape
+    averaged = estimates.clone()
+    for level in range(1, levels):
+        observations = [estimates[level]]
+        for depth in range(1, level + 1):
+            window = layout.nested_window(height, width, level - depth, depth)
+            if window is None:
+                break
+            crop = estimates[level - depth : level - depth + 1, :, window.rows, window.cols]
+            upsampled = torch.nn.functional.interpolate(
+                crop, size=(height, width), mode="bilinear", align_corners=False
+            )
+            observations.append(upsampled[0])
+        averaged[level] = torch.stack(observations).mean(dim=0)
+    return averaged
+
+
 # ---------------------------------------------------------------------------------------------- an exact 1/f² prior
 
 
@@ -193,19 +224,22 @@ class FieldPrior:
         return torch.stack(views)
 
 
-def sample_field_zoom(levels: int, zoom, seed: int, fixed=None, eta: float = 1.0, size: int = 64, channels: int = 8):
+FIELD_SIZE, FIELD_CHANNELS = 64, 8
+"""The side and channels (independent fields) of the stacks :func:`sample_field_zoom` samples."""
+
+
+def sample_field_zoom(levels: int, zoom, seed: int, fixed=None, eta: float = 1.0):
     """A zoom stack sampled by the pack's joint step on the exact prior: ``levels`` levels, 20 Karras steps.
 
     ``zoom`` is a ``ZoomLayout`` or a zoom factor, ``fixed`` the ``sampler.FixedLevels`` to hold, ``eta`` 1 for
-    Euler ancestral, 0 for Euler; float64, ``(levels, channels, size, size)``.
+    Euler ancestral, 0 for Euler; float64, ``(levels, FIELD_CHANNELS, FIELD_SIZE, FIELD_SIZE)``.
     """
     sampler = importlib.import_module("powers_of_ten.sampler")
-    noise = torch.randn(
-        levels, channels, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
-    )
+    shape = (levels, FIELD_CHANNELS, FIELD_SIZE, FIELD_SIZE)
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     step = sampler.JointStep(zoom, fixed=fixed)
     generator = torch.Generator().manual_seed(seed + 1)
-    field = FieldPrior(size, size)
+    field = FieldPrior(FIELD_SIZE, FIELD_SIZE)
     return sampler.sample_zoom_stack(field.denoise, noise, karras_sigmas(20), step, eta=eta, generator=generator)
 
 
@@ -236,6 +270,12 @@ def seam_ratio(views: torch.Tensor, layout) -> float:
     """
     across, beside = border_gradients(views, layout)
     return float(across.sum() / beside.sum())
+
+
+def level_seam_ratios(views: torch.Tensor, layout) -> torch.Tensor:
+    """:func:`seam_ratio` of each view's border on its own: ``(N - 1,)``, 1 where it leaves no trace."""
+    across, beside = border_gradients(views, layout)
+    return across.sum(1) / beside.sum(1)
 
 
 def border_gradients(views: torch.Tensor, layout) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,6 +310,13 @@ def border_gradients(views: torch.Tensor, layout) -> tuple[torch.Tensor, torch.T
             further = further + mean_square(line(axis, inside) - line(axis, inside - out))
             beside[level, side] = further / 2
     return across, beside
+
+
+def octave_groups(zoom_factor: int, octaves: int) -> dict[str, list[int]]:
+    """The octaves the quality figures average: ``high`` the top two, ``mid`` the three from the first one
+    several levels share (``log2 p`` onwards), ``low`` the rest, of ``octaves + 1`` bands (:func:`band_energy`)."""
+    shared = zoom_factor.bit_length() - 1
+    return {"high": [0, 1], "mid": list(range(shared, shared + 3)), "low": list(range(shared + 3, octaves + 1))}
 
 
 def band_energy(views: torch.Tensor, octaves: int) -> torch.Tensor:

@@ -3,10 +3,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import seam
+from helpers import plain_average, seam
 
 from powers_of_ten.blending import (
-    ZoomLayout,
     blend,
     box_downsample,
     consolidate_estimates,
@@ -18,22 +17,6 @@ def high_frequency_energy(images):
     """Energy above half the Nyquist frequency: what a 2x box shrink and bilinear expand lose."""
     smooth = F.interpolate(box_downsample(images, 2), scale_factor=2, mode="bilinear", align_corners=False)
     return (images - smooth).pow(2).mean(dim=(1, 2, 3))
-
-
-def plain_average(estimates, zoom_factor):
-    """The MultiDiffusion-style baseline: each level averaged with upsampled crops of coarser ones."""
-    levels, _, height, width = estimates.shape
-    result = estimates.clone()
-    for i in range(levels):
-        observations = [estimates[i]]
-        for depth in range(1, i + 1):
-            window = ZoomLayout(zoom_factor).nested_window(height, width, i - depth, depth)
-            if window is None:
-                break
-            crop = estimates[i - depth : i - depth + 1, :, window.rows, window.cols]
-            observations.append(F.interpolate(crop, size=(height, width), mode="bilinear", align_corners=False)[0])
-        result[i] = torch.stack(observations).mean(dim=0)
-    return result
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ are covered as they appear.
 """
 
 import copy
+import inspect
 
 import pytest
 from host.server import ComfyServer
@@ -124,11 +125,36 @@ def bounded_inputs(object_info: dict):
                     yield class_type, name, options["max"] + step, options["max"]
 
 
+def combo_inputs(object_info: dict):
+    """``(class_type, input)`` for every combo input of the pack's nodes."""
+    for class_type, info in sorted(object_info.items()):
+        if not class_type.startswith("P10_"):
+            continue
+        for section in ("required", "optional"):
+            for name, spec in info["input"].get(section, {}).items():
+                if isinstance(spec[0], list) or spec[0] == "COMBO":
+                    yield class_type, name
+
+
 def test_the_harness_uses_every_node_and_is_valid_as_it_stands(comfy, object_info):
     pack_nodes = {name for name in object_info if name.startswith("P10_")}
     assert pack_nodes <= {class_type for class_type, _ in HARNESS.values()}, "add the new node to HARNESS"
     valid, error, _, node_errors = comfy.validate(harness(object_info))
     assert valid, (error, node_errors)
+
+
+def test_every_number_validate_inputs_names_has_bounds_to_hold(comfy, object_info):
+    # ComfyUI skips min/max for these inputs: each needs both bounds, which the next test pushes one step past.
+    unbounded = []
+    for class_type, info in object_info.items():
+        if not class_type.startswith("P10_"):
+            continue
+        named = inspect.signature(comfy.NODE_CLASS_MAPPINGS[class_type].validate_inputs).parameters
+        for section in ("required", "optional"):
+            for name, spec in info["input"].get(section, {}).items():
+                if name in named and spec[0] in ("INT", "FLOAT") and not {"min", "max"} <= set(spec[1]):
+                    unbounded.append(f"{class_type}.{name}")
+    assert not unbounded
 
 
 def test_every_bound_is_refused_one_step_past_it(server, object_info):
@@ -146,4 +172,22 @@ def test_every_bound_is_refused_one_step_past_it(server, object_info):
         named = body["node_errors"][key]["class_type"] == class_type if errors else False
         if status != 400 or not named or name not in text or str(bound) not in text:
             accepted.append(f"{class_type}.{name} = {value} (bound {bound}): {status} {text or body}")
+    assert not accepted, "\n".join(accepted)
+
+
+def test_every_combo_refuses_a_value_it_does_not_offer(server, object_info):
+    # ComfyUI skips its "not in list" check too for the inputs validate_inputs names.
+    base = harness(object_info)
+    cases = list(combo_inputs(object_info))
+    assert len(cases) > 8
+    accepted = []
+    for class_type, name in cases:
+        key = next(k for k, node in base.items() if node["class_type"] == class_type)
+        prompt = copy.deepcopy(only_through(base, key))
+        prompt[key]["inputs"][name] = "not an option"
+        status, body = server.post("/prompt", {"prompt": prompt})
+        errors = body.get("node_errors", {}).get(key, {}).get("errors", []) if isinstance(body, dict) else []
+        text = " ".join(f"{error['message']} {error['details']}" for error in errors)
+        if status != 400 or name not in text or "not an option" not in text:
+            accepted.append(f"{class_type}.{name}: {status} {text or body}")
     assert not accepted, "\n".join(accepted)

@@ -32,9 +32,15 @@ class Zoom:
     def run(self, node_id, **inputs):
         return run_node(self.comfy, node_id, **inputs)
 
-    def empty(self, levels, zoom_factor=2, loop=False):
+    def empty(self, levels, zoom_factor=2, loop=False, targets="0.5, 0.5"):
         return self.run(
-            "P10_EmptyZoomLatent", width=SIZE, height=SIZE, levels=levels, zoom_factor=str(zoom_factor), loop=loop
+            "P10_EmptyZoomLatent",
+            width=SIZE,
+            height=SIZE,
+            levels=levels,
+            zoom_factor=str(zoom_factor),
+            loop=loop,
+            targets=targets,
         )
 
     def plan(self, zoom, prompts):
@@ -115,6 +121,27 @@ def test_extending_deeper_samples_only_the_new_levels_and_keeps_the_old(zoom):
     assert result[4:].std() > 0.1
 
 
+def test_an_offcentre_zoom_extends_with_each_level_at_its_own_target(zoom):
+    # Only levels 3-5 take part, so the sampler steps a 3-level stack: its layout must be those levels' targets.
+    latent, spec = zoom.empty(4, zoom_factor=4, targets="0.2, 0.3\n0.8, 0.7\n0.25, 0.75")
+    finished = zoom.sample(spec, latent, PROMPTS[:4])
+    latent, extended = zoom.run(
+        "P10_ExtendZoom", latent=finished, zoom=spec, levels=2, direction="deeper", targets="0.7, 0.2\n0.4, 0.6"
+    )
+    plan = zoom.plan(extended, PROMPTS[4:6])
+    step = zoom.comfy.pack.nodes.guider.make_zoom_guider(zoom.model, plan, 7.0, "test").step_in(
+        range(3, 6), latent["samples"]
+    )
+    for level in range(2):
+        assert step.layout.child_window(16, 16, level) == extended.layout.child_window(16, 16, 3 + level)
+    result = zoom.sample(extended, latent, PROMPTS[4:6])["samples"]
+    assert zoom.rows == [4] * STEPS
+    for level in range(4):
+        footprint = extended.layout.covering_window(16, 16, level, 4 - level)
+        assert torch.equal(outside(result[level], footprint), outside(finished["samples"][level], footprint))
+    assert seam(result, extended.layout, comfy=zoom.comfy) < 1e-4
+
+
 def test_extending_wider_keeps_every_old_level_exactly(zoom):
     finished, spec = zoom.finished(3)
     latent, extended = zoom.run("P10_ExtendZoom", latent=finished, zoom=spec, levels=2, direction="wider")
@@ -158,6 +185,9 @@ def test_prompt_counts_and_ranges_are_checked_against_the_zoom(zoom):
         zoom.run("P10_ExtendZoom", latent=latent, zoom=spec, levels=1, direction="deeper")
     with pytest.raises(ValueError, match=r"Regenerate Zoom Levels: levels 2-3 reach past the zoom's 3 levels"):
         zoom.run("P10_RegenerateZoomLevels", zoom=spec, first_level=2, last_level=3)
+    plan = zoom.plan(extended, PROMPTS[3:5])
+    with pytest.raises(ValueError, match="Zoom Level Override: levels 1-2 are all fixed"):
+        zoom.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=2, model=zoom.model)
     looping = zoom.empty(3, loop=True)
     with pytest.raises(ValueError, match="Extend Zoom: a looping zoom has no deepest or widest level"):
         zoom.run("P10_ExtendZoom", latent=looping[0], zoom=looping[1], levels=1, direction="deeper")

@@ -10,7 +10,7 @@ The files themselves are written by the frontend (``scripts/build_example_workfl
 """
 
 import pytest
-from helpers import WORKFLOW_NAMES, at_test_scale, example_layout, load_workflow, node_id, seam, wait_for_history
+from helpers import WORKFLOW_NAMES, at_test_scale, load_workflow, node_id, seam, wait_for_history
 from host.frontend import linked_models, named_photos, open_frontend, prepare_user, provide_named_files, unavailable
 from host.server import ComfyServer
 from PIL import Image
@@ -70,7 +70,7 @@ def run_at_test_scale(frontend, name: str, **widgets_by_class) -> tuple[dict, di
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_example_runs_as_the_frontend_queues_it(frontend, name):
+def test_example_runs_as_the_frontend_queues_it(frontend, comfy, name):
     """The example, set to test scale in the graph as a user would, queued by the frontend, runs to the end."""
     tiny, entry = run_at_test_scale(frontend, name)
     start = tiny[node_id(tiny, "P10_EmptyZoomLatent")]["inputs"]
@@ -86,7 +86,10 @@ def test_example_runs_as_the_frontend_queues_it(frontend, name):
 
     stack = torch.from_numpy(np.stack([np.asarray(view.convert("RGB")) for view in views])).float() / 255
     # The views agree exactly before 8-bit rounding, which moves each side by at most half a grey level.
-    assert seam(stack, example_layout(start)) <= 1 / 255 + 1e-6
+    # The layout Empty Zoom Latent makes of these inputs, aligned on its latent (8 pixels a latent pixel).
+    latent = comfy.pack.nodes.latent
+    layout = latent.zoom_layout("test", int(start["zoom_factor"]), start["targets"], start["levels"], start["loop"])
+    assert seam(stack, layout.aligned(start["height"] // 8, start["width"] // 8), comfy=comfy) <= 1 / 255 + 1e-6
     for key, node in tiny.items():
         if node["class_type"] == "P10_SaveZoomVideo":
             (video,) = entry["outputs"][key]["images"]

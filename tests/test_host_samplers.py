@@ -75,3 +75,19 @@ def test_cfg_pp_samplers_read_the_consistent_unconditional_estimate(comfy, setup
         for s in (name, f"{name}_cfg_pp")
     )
     torch.testing.assert_close(cfg_pp[0]["samples"], plain[0]["samples"], rtol=0, atol=1e-4)
+
+
+def test_injected_noise_comes_on_the_models_device(comfy, setup):
+    # ComfyUI hands the guider its noise on the CPU and moves the latents to the model's device afterwards;
+    # the rendered draws must come where the latents are. "meta" stands in for a GPU here.
+    from comfy.samplers import sampler_object
+
+    model, latent, plan, _ = setup
+    guider = comfy.pack.nodes.guider
+    step = guider.make_zoom_guider(model, plan, 5.0, "test").step
+    noise = torch.randn(2, 4, 8, 8)
+    sigmas = torch.tensor([14.6, 1.0, 0.0])
+    sampler = sampler_object("euler_ancestral")
+    wrapped = guider.with_rendered_noise(sampler, noise, sigmas, step, 0, slice(0, 2), torch.device("meta"))
+    draw = wrapped.extra_options["noise_sampler"](sigmas[0], sigmas[1])
+    assert draw.device.type == "meta" and draw.shape == noise.shape

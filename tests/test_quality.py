@@ -11,25 +11,13 @@ import dataclasses
 
 import pytest
 import torch
-from helpers import FieldPrior, band_energy, karras_sigmas, seam_ratio
+from helpers import FieldPrior, band_energy, independent_sampling, karras_sigmas, octave_groups, seam_ratio
 
 from powers_of_ten.blending import PAPER, ZoomLayout, render_image
-from powers_of_ten.sampler import JointStep, ancestral_step, rendered_noise_sampler, sample_zoom_stack
+from powers_of_ten.sampler import JointStep, rendered_noise_sampler, sample_zoom_stack
 
 LEVELS, CHANNELS, SIZE, STEPS = 4, 8, 64, 20
 OCTAVES = SIZE.bit_length() - 2
-
-
-def independent(field, noise, sigmas, eta, generator):
-    """Each level sampled on its own with the same sampler: the reference every energy is measured against."""
-    x = noise * sigmas[0]
-    for sigma, sigma_next in zip(sigmas[:-1].tolist(), sigmas[1:].tolist()):
-        denoised = field.denoise(x, sigma)
-        sigma_down, sigma_up = ancestral_step(sigma, sigma_next, eta)
-        x = denoised + (x - denoised) * (sigma_down / sigma)
-        if sigma_up > 0:
-            x = x + torch.randn(x.shape, generator=generator, dtype=x.dtype) * sigma_up
-    return x
 
 
 def quality(step: JointStep, eta: float, seed: int = 0) -> dict[str, float]:
@@ -40,13 +28,13 @@ def quality(step: JointStep, eta: float, seed: int = 0) -> dict[str, float]:
         LEVELS, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
     )
     joint = sample_zoom_stack(field.denoise, noise, sigmas, step, eta=eta, generator=torch.Generator().manual_seed(1))
-    reference = independent(field, noise, sigmas, eta, torch.Generator().manual_seed(1))
+    reference = independent_sampling(field.denoise, noise, sigmas, torch.Generator().manual_seed(1), eta)
     ratio = (band_energy(joint, OCTAVES) / band_energy(reference, OCTAVES))[1:]
-    shared = step.layout.octaves_per_level
+    groups = octave_groups(step.layout.zoom_factor, OCTAVES)
     return {
         "seam": seam_ratio(joint, step.layout),
-        "high": ratio[:, :2].mean().item(),
-        "mid": ratio[:, shared : shared + 3].mean().item(),
+        "high": ratio[:, groups["high"]].mean().item(),
+        "mid": ratio[:, groups["mid"]].mean().item(),
     }
 
 
@@ -56,8 +44,8 @@ def paper(zoom_factor: int) -> JointStep:
 
 @pytest.mark.parametrize("zoom_factor", [2, 4])
 def test_deterministic_sampling_keeps_deep_levels_sharp_and_seamless(zoom_factor):
-    # Measured (p = 2, 4): the paper's choices lose detail (high 0.67, 0.93; mid 0.39, 0.45); the pack's joint
-    # step keeps it (high 0.98-0.99, mid 0.97-0.98) at seam ratios 1.03-1.12.
+    # Measured (p = 2, 4): the paper's choices lose detail (high 0.67, 0.93; mid 0.39, 0.43); the pack's joint
+    # step keeps it (high 0.98-1.00, mid 0.96-0.98) at seam ratios 1.02-1.09.
     ours, theirs = quality(JointStep(zoom_factor), eta=0.0), quality(paper(zoom_factor), eta=0.0)
     assert theirs["mid"] < 0.6
     assert ours["high"] > 0.95 and ours["mid"] > 0.93
@@ -66,8 +54,9 @@ def test_deterministic_sampling_keeps_deep_levels_sharp_and_seamless(zoom_factor
 
 @pytest.mark.parametrize("zoom_factor", [2, 4])
 def test_ancestral_sampling_keeps_the_shared_octaves(zoom_factor):
-    # Measured (p = 2, 4): the paper's equal-weight averaging keeps 0.84 and 0.68 of the shared octaves'
-    # energy at seam ratios 1.24 and 1.20; the pack's joint step 0.98-0.99 at 1.03 and 0.97.
+    # Measured (p = 2, 4): the paper's equal-weight averaging keeps 0.79 and 0.71 of the shared octaves'
+    # energy at seam ratios 1.32 and 1.38; the pack's joint step 0.95 and 1.08 (top octaves 0.96 and 0.98)
+    # at 1.08 and 1.01. One run of 8 fields per level: the top octaves' figure moves by about 0.01 between seeds.
     ours, theirs = quality(JointStep(zoom_factor), eta=1.0), quality(paper(zoom_factor), eta=1.0)
     assert theirs["mid"] < 0.9
     assert ours["mid"] > 0.93 and ours["high"] > 0.95

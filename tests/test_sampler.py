@@ -2,7 +2,17 @@
 
 import pytest
 import torch
-from helpers import CHANNELS, LEVELS, SIZE, ZOOM, gaussian_denoiser, initial_noise, level_means, seam
+from helpers import (
+    CHANNELS,
+    LEVELS,
+    SIZE,
+    ZOOM,
+    gaussian_denoiser,
+    independent_sampling,
+    initial_noise,
+    level_means,
+    seam,
+)
 
 from powers_of_ten.blending import ZoomLayout, box_downsample, render_image
 from powers_of_ten.sampler import ancestral_step, rendered_noise_sampler, sample_zoom_stack
@@ -10,21 +20,10 @@ from powers_of_ten.sampler import ancestral_step, rendered_noise_sampler, sample
 SIGMAS = torch.tensor([14.6, 8.0, 4.0, 2.0, 1.0, 0.5, 0.2, 0.0])
 
 
-def independent_ancestral(denoise, noise, sigmas, generator):
-    """Per-level Euler-ancestral sampling with no blending: the paper's "independent" baseline."""
-    x = noise * sigmas[0]
-    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        denoised = denoise(x, sigma)
-        sigma_down, sigma_up = ancestral_step(float(sigma), float(sigma_next))
-        x = denoised + (x - denoised) * (sigma_down / float(sigma))
-        x = x + torch.randn(x.shape, generator=generator) * sigma_up
-    return x
-
-
 def test_output_views_agree_where_independent_sampling_does_not():
     denoise = gaussian_denoiser(level_means())
     joint = sample_zoom_stack(denoise, initial_noise(), SIGMAS, ZOOM, generator=torch.Generator().manual_seed(1))
-    independent = independent_ancestral(denoise, initial_noise(), SIGMAS, torch.Generator().manual_seed(1))
+    independent = independent_sampling(denoise, initial_noise(), SIGMAS, torch.Generator().manual_seed(1))
     assert seam(joint) < 1e-5
     assert seam(independent) > 0.5
     torch.testing.assert_close(render_image(joint, ZOOM), joint, rtol=0, atol=1e-5)

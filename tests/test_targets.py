@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from helpers import FieldPrior, border_gradients, fractal_texture, sample_field_zoom
+from helpers import FIELD_SIZE, FieldPrior, fractal_texture, level_seam_ratios, sample_field_zoom
 
 from powers_of_ten.blending import (
     CENTRE,
@@ -261,16 +261,15 @@ def test_an_offcentre_zoom_extends_deeper_with_its_old_levels_kept():
     mask = torch.tensor([True] * 4 + [False] * 3)
     extended = sample_field_zoom(7, layout, seed=5, fixed=FixedLevels(values, mask))
     for level in range(4):
-        footprint = layout.covering_window(64, 64, level, 4 - level)
-        unchanged = torch.ones(64, 64, dtype=torch.bool)
+        footprint = layout.covering_window(FIELD_SIZE, FIELD_SIZE, level, 4 - level)
+        unchanged = torch.ones(FIELD_SIZE, FIELD_SIZE, dtype=torch.bool)
         unchanged[footprint.rows, footprint.cols] = False
         assert torch.equal(extended[level][:, unchanged], old[level][:, unchanged])
     assert overlap_difference(extended, layout).abs().max() < 1e-12
-    # Measured over seeds 5-9: the junction (view 3 with level 4 pasted in) 1.02, as for the concentric zoom
-    # (test_loop_and_fixed); the new levels' borders 1.05-1.3 (concentric 0.91-1.16), where the footprints of
+    # Measured over seeds 5-9: the junction (view 3 with level 4 pasted in) 1.02 (concentric: 1.11,
+    # test_loop_and_fixed); the new levels' borders 1.05-1.3 (concentric 0.91-1.16), where the footprints of
     # levels 5 and 6 fall between the fixed level 3's pixels and take its bands only through their parents.
-    across, beside = border_gradients(extended, layout)
-    seams = across.sum(1) / beside.sum(1)
+    seams = level_seam_ratios(extended, layout)
     assert seams[3] < 1.2 and seams.max() < 1.4
 
 
@@ -301,3 +300,16 @@ def test_shrunk_frames_of_an_offcentre_zoom_do_not_alias():
     checker = ((rows + cols) % 2).double().expand(4, 1, 64, 96)
     frames = render_zoom_frames(checker, layout, [0.3, 0.5, 1.3, 2.7], (32, 48))
     assert frames.std(dim=(1, 2, 3)).max() < 0.15
+
+
+def test_a_part_of_a_layout_keeps_each_levels_target():
+    layout = random_layout(2, 6, seed=12)
+    part = layout.part(range(2, 5))
+    part.check_levels(3)
+    for level in range(2):
+        assert part.child_window(32, 48, level) == layout.child_window(32, 48, 2 + level)
+    assert ZoomLayout(4).part(range(1, 3)) == ZoomLayout(4)
+    loop = ZoomLayout(2, cyclic=True, targets=((0.2, 0.2), (0.7, 0.7), (0.5, 0.1)))
+    assert loop.part(range(3)) == loop
+    with pytest.raises(ValueError, match="a loop of 3 levels has no part 1-2"):
+        loop.part(range(1, 3))

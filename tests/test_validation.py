@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from powers_of_ten.blending import blend, consolidate_estimates, render_image, render_noise
-from powers_of_ten.sampler import rendered_noise_sampler, sample_zoom_stack
+from powers_of_ten.sampler import FixedLevels, JointStep, rendered_noise_sampler, sample_zoom_stack
 
 STACK_FUNCTIONS = [render_image, render_noise, blend, consolidate_estimates]
 SIGMAS = torch.tensor([2.0, 1.0, 0.0])
@@ -75,3 +75,25 @@ def test_denoiser_returning_nan_names_level_and_step():
 
     with pytest.raises(ValueError, match=r"NaN or inf for level 2 at step 1 \(sigma 1\)"):
         sample_zoom_stack(denoise, torch.zeros(3, 4, 32, 32), SIGMAS, 2)
+
+
+@pytest.mark.parametrize(
+    "values, mask, message",
+    [
+        (torch.zeros(3, 4, 32, 32), torch.tensor([True, False]), r"fixed mask must be 3 bools, .* \(2,\)"),
+        (
+            torch.zeros(3, 4, 32, 32),
+            torch.tensor([1, 0, 0]),
+            "fixed mask must be 3 bools, one per level; got torch.int64",
+        ),
+        (
+            torch.zeros(3, 4, 16, 16),
+            torch.tensor([True, False, False]),
+            r"stack's shape \(3, 4, 32, 32\); got \(3, 4, 16",
+        ),
+    ],
+)
+def test_bad_fixed_levels_raise(values, mask, message):
+    step = JointStep(2, fixed=FixedLevels(values, mask))
+    with pytest.raises(ValueError, match=message):
+        sample_zoom_stack(lambda x, sigma: x, torch.zeros(3, 4, 32, 32), SIGMAS, step)

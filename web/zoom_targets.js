@@ -1,14 +1,15 @@
 // Pick where the next zoom level sits by clicking on the views (README, "Zoom toward any point").
 //
 // Zoom Views Side by Side sends its row of views as `zoom_views` (the file, the level count, each view's size
-// and the gap between views). This shows the row on the node; a click inside view i writes line i + 1 of
-// the targets of the Empty Zoom Latent that feeds the node's zoom input: where level i + 1 goes inside level i.
+// and the gap between views). This shows the row on the node; a click inside view i writes the line that
+// places level i + 1 inside level i, in the targets of the Empty Zoom Latent that feeds the node's zoom input.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 const VIEWS_NODE = "P10_ZoomViews";
 const LATENT_NODE = "P10_EmptyZoomLatent";
 const HINT = "Click inside a view to place the next level there (Empty Zoom Latent's targets), then queue again.";
+const UNWIRED = "To pick targets here, wire this node's zoom straight from the Empty Zoom Latent that makes it.";
 
 /** The Empty Zoom Latent wired straight into the node's zoom input, if that is what feeds it. */
 function zoomSource(node) {
@@ -30,20 +31,20 @@ function clickedView(image, views, event) {
   return { level, x: inside / views.width, y: py / views.height };
 }
 
-/** Set the target that places level `level + 1` inside level `level`, one line per level from then on. */
-function placeNextLevel(latent, views, { level, x, y }) {
-  const count = views.loop ? views.levels : views.levels - 1;
-  if (level >= count) return false;
-  const widget = latent.widgets.find((w) => w.name === "targets");
-  if (!widget) return false;
-  const lines = String(widget.value ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
-  const one = lines.length === 1 ? lines[0] : "0.5, 0.5";
-  const targets = Array.from({ length: count }, (_, i) => (lines.length === count ? lines[i] : one));
-  targets[level] = `${x.toFixed(3)}, ${y.toFixed(3)}`;
-  widget.value = targets.join("\n");
-  widget.callback?.(widget.value);
+/** Set the target that places level `level + 1` inside level `level`: one line per level from then on. */
+function placeNextLevel(latent, { level, x, y }) {
+  const widget = (name) => latent.widgets?.find((w) => w.name === name);
+  const levels = Number(widget("levels")?.value);
+  const count = widget("loop")?.value ? levels : levels - 1;
+  const targets = widget("targets");
+  if (!targets || !(level < count)) return;
+  const lines = String(targets.value ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
+  // As on the node, one line stands for every level; a level without a line of its own takes the last one.
+  const placed = Array.from({ length: count }, (_, i) => lines[Math.min(i, lines.length - 1)] ?? "0.5, 0.5");
+  placed[level] = `${x.toFixed(3)}, ${y.toFixed(3)}`;
+  targets.value = placed.join("\n");
+  targets.callback?.(targets.value);
   latent.setDirtyCanvas(true, true);
-  return true;
 }
 
 app.registerExtension({
@@ -60,8 +61,9 @@ app.registerExtension({
       image.style.cssText = "width: 100%; height: 100%; object-fit: contain; cursor: crosshair; display: none";
       image.addEventListener("click", (event) => {
         const latent = zoomSource(this);
+        image.title = latent ? HINT : UNWIRED;
         const at = this.zoomViews && image.naturalWidth ? clickedView(image, this.zoomViews, event) : null;
-        if (latent && at) placeNextLevel(latent, this.zoomViews, at);
+        if (latent && at) placeNextLevel(latent, at);
       });
       const widget = this.addDOMWidget("zoom_views", "p10_zoom_views", image, {
         hideOnZoom: false,

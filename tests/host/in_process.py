@@ -20,7 +20,7 @@ import threading
 import uuid
 from typing import Any
 
-from .layout import PACK_NAME, ComfyLayout, locate_comfyui, prepare_layout, tiny_lora
+from .layout import PACK_NAME, ComfyLayout, locate_comfyui, prepare_layout
 
 # Top-level module names of a ComfyUI checkout that a test process could already
 # have imported from somewhere else (the repository has a ``nodes/`` package, for one).
@@ -221,7 +221,7 @@ def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
         if comfy is None:
             raise RuntimeError("no ComfyUI checkout (set COMFYUI_PATH or put one at <repo>/../ComfyUI)")
         _check_module_conflicts(comfy)
-        layout = prepare_layout(extra_model_paths={"loras": [tiny_lora().parent]})
+        layout = prepare_layout()
         atexit.register(layout.cleanup)
 
         if str(comfy) not in sys.path:

@@ -13,7 +13,6 @@ import os
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
@@ -61,10 +60,6 @@ class ComfyLayout:
         return self.base_dir / "custom_nodes"
 
     @property
-    def checkpoints_dir(self) -> pathlib.Path:
-        return self.base_dir / "models" / "checkpoints"
-
-    @property
     def output_dir(self) -> pathlib.Path:
         return self.base_dir / "output"
 
@@ -95,12 +90,8 @@ class ComfyLayout:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-def prepare_layout(extra_model_paths: Mapping[str, Iterable[os.PathLike]] | None = None) -> ComfyLayout:
-    """A new private base directory with this pack, the tiny checkpoint and the shared TAESD folders.
-
-    extra_model_paths: more model folders, ``{folder_type: [dir, ...]}``, added to
-        the shared TAESD folders registered as ``vae_approx``.
-    """
+def prepare_layout() -> ComfyLayout:
+    """A new private base directory with this pack, the tiny checkpoint, its LoRA and the shared TAESD folders."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="p10_comfy_"))
     for sub in ("custom_nodes", "models/checkpoints", "input", "output", "temp", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
@@ -111,14 +102,15 @@ def prepare_layout(extra_model_paths: Mapping[str, Iterable[os.PathLike]] | None
     (base / "models" / "checkpoints" / checkpoint.name).symlink_to(checkpoint)
 
     shared = sorted(p for p in SHARED_MODELS.iterdir() if p.is_dir() and p.name.startswith("tae"))
-    folders: dict[str, list[str]] = {"vae_approx": [str(p) for p in shared]} if SHARED_MODELS.is_dir() else {}
-    # The tiny family models, as UNETLoader and CheckpointLoaderSimple list them (generated on first use).
-    folders["diffusion_models"] = [str(TINY_MODELS)]
-    folders["checkpoints"] = [str(TINY_MODELS)]
-    for kind, dirs in (extra_model_paths or {}).items():
-        folders.setdefault(kind, []).extend(str(pathlib.Path(d).resolve()) for d in dirs)
+    folders = {
+        "vae_approx": [str(p) for p in shared],
+        # The tiny family models, as UNETLoader and CheckpointLoaderSimple list them (generated on first use).
+        "diffusion_models": [str(TINY_MODELS)],
+        "checkpoints": [str(TINY_MODELS)],
+        "loras": [str(tiny_lora().parent.resolve())],
+    }
     # JSON strings are valid YAML double-quoted scalars: no yaml dependency needed here
     lines = ["powers_of_ten_tests:"] + [f"  {kind}: {json.dumps(chr(10).join(dirs))}" for kind, dirs in folders.items()]
     yaml_path = base / "extra_model_paths.yaml"
-    yaml_path.write_text("\n".join(lines) + "\n" if len(lines) > 1 else "{}\n")
+    yaml_path.write_text("\n".join(lines) + "\n")
     return ComfyLayout(base_dir=base, extra_model_paths_yaml=yaml_path, checkpoint_name=checkpoint.name)

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .layout import locate_comfyui, prepare_layout, tiny_lora
+from .layout import locate_comfyui, prepare_layout
 
 
 def http_json(url: str, payload: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
@@ -36,7 +36,7 @@ class ComfyServer:
     before :meth:`start`::
 
         with ComfyServer() as server:
-            entry = server.run_prompt(prompt)      # the /history entry
+            status, body = server.post("/prompt", {"prompt": prompt})
     """
 
     def __init__(self):
@@ -44,7 +44,7 @@ class ComfyServer:
         if comfy is None:
             raise RuntimeError("no ComfyUI checkout (set COMFYUI_PATH or put one at <repo>/../ComfyUI)")
         self.comfy_path = comfy
-        self.layout = prepare_layout(extra_model_paths={"loras": [tiny_lora().parent]})
+        self.layout = prepare_layout()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -124,11 +124,3 @@ class ComfyServer:
 
     def post(self, path: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
         return http_json(self.url + path, payload, timeout=timeout)
-
-    def run_prompt(self, prompt: dict, timeout: float = 300.0) -> dict:
-        """POST ``/prompt`` and wait for its ``/history`` entry; a rejected prompt raises AssertionError."""
-        from helpers import wait_for_history
-
-        status, body = self.post("/prompt", {"prompt": prompt})
-        assert status == 200 and "prompt_id" in body, f"POST /prompt -> {status}: {body}"
-        return wait_for_history(self, body["prompt_id"], timeout)
