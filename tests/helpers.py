@@ -272,6 +272,19 @@ def seam_ratio(views: torch.Tensor, layout) -> float:
     return float(across.sum() / beside.sum())
 
 
+def kept_above(result: torch.Tensor, old: torch.Tensor, layout) -> bool:
+    """Whether each level of ``old`` (the levels a deeper extension holds fixed) is in ``result`` exactly as it
+    was, except in the pixels the first new level falls in, where rendering pastes it."""
+    count, _, height, width = old.shape
+    for level in range(count):
+        covered = layout.covering_window(height, width, level, count - level)
+        outside = torch.ones(height, width, dtype=torch.bool)
+        outside[covered.rows, covered.cols] = False
+        if not torch.equal(result[level][:, outside], old[level][:, outside]):
+            return False
+    return True
+
+
 def level_seam_ratios(views: torch.Tensor, layout) -> torch.Tensor:
     """:func:`seam_ratio` of each view's border on its own: ``(N - 1,)``, 1 where it leaves no trace."""
     across, beside = border_gradients(views, layout)
