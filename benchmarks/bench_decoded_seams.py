@@ -139,11 +139,11 @@ def sampling(args, host, model, clip, vae, blending, layout, decode, final_step)
         "pixel-space, every step": ({"vae": vae, "pixel_start_percent": 0.0}, 0.0),
         "pixel-space, every step, skip < 1/255": ({"vae": vae, "pixel_start_percent": 0.0}, 1 / 255),
         "pixel-space, last 30% (0.7-1)": ({"vae": vae, "pixel_start_percent": 0.7}, 0.0),
-        "pixel-space, last 30%, skip < 1/255": ({"vae": vae, "pixel_start_percent": 0.7}, 1 / 255),
+        "pixel-space, last 30%, skip < 1/255 (the default)": ({"vae": vae, "pixel_start_percent": 0.7}, 1 / 255),
         "pixel-space, last 10% (0.9-1)": ({"vae": vae, "pixel_start_percent": 0.9}, 0.0),
-        "pixel-space, last 10%, skip < 1/255 (the default)": ({"vae": vae, "pixel_start_percent": 0.9}, 1 / 255),
+        "pixel-space, last 10%, skip < 1/255": ({"vae": vae, "pixel_start_percent": 0.9}, 1 / 255),
     }
-    log.info("%-40s %10s %10s %10s %12s", "path", "pack final", "hard paste", "raw dB", "s per step")
+    log.info("%-50s %10s %10s %10s %12s", "path", "pack final", "hard paste", "raw dB", "s per step")
     for label, (extra, tolerance) in paths.items():
         guider = guider_module.make_zoom_guider(model, plan, 7.0, "benchmark", **extra)
         if tolerance is not None:
@@ -162,7 +162,7 @@ def sampling(args, host, model, clip, vae, blending, layout, decode, final_step)
         images = decode(samples).clamp(0, 1)
         agreement = 10 * math.log10(1 / blending.overlap_difference(images, layout).pow(2).mean().item())
         log.info(
-            "%-40s %10.2f %10.2f %10.1f %12.2f",
+            "%-50s %10.2f %10.2f %10.1f %12.2f",
             label,
             seam_ratio(final_step(images, True), layout),
             seam_ratio(final_step(images, False), layout),
@@ -170,7 +170,7 @@ def sampling(args, host, model, clip, vae, blending, layout, decode, final_step)
             per_step,
         )
     # Seams are measured at the footprint's border, a multiple of 8 px: TAESD's own texture there, nothing pasted.
-    log.info("%-40s %10.2f", "reference: decoded levels, nothing pasted", seam_ratio(images, layout))
+    log.info("%-50s %10.2f", "reference: decoded levels, nothing pasted", seam_ratio(images, layout))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ from .geometry import Window, ZoomLayout, check_stack
 from .precision import working_dtype
 from .pyramid import box_downsample, build_laplacian_pyramid, upsample
 
-RING_WIDTH = 2.0
+RING_WIDTH = 4.0
 """How far a coarser level's ring continues the finer level pasted into it, per band: band ``b`` (pixel
-scale ``2^b``) is carried over ``RING_WIDTH * 2^b`` pixels. Measured on the exact prior
-(``benchmarks/bench_sampler_quality.py``): 2 brings the seam ratio to about 1 and keeps every octave's energy."""
+scale ``2^b``) is carried over ``RING_WIDTH * 2^b`` pixels. Measured (README, "The ring"): on the exact prior
+4 brings sampled zooms' seam ratio to 0.95-1.06 (2: 1.01-1.13) with as much energy in every octave or more;
+on TAESD-decoded photo stacks it keeps every border within 2.6x the photo's own (2: 3.6x), where a wider
+ring's slower fade hides the decoder's blur of an edge that lies just outside the footprint."""
 
 
 def render_image(

@@ -440,6 +440,12 @@ def cfg_input() -> io.Float.Input:
     )
 
 
+PIXEL_START_PERCENT = 0.7
+"""Where pixel-space consolidation starts by default (README, "Seamless where you look"): over the last 30% of
+the schedule the decoded levels agree as closely as over all of it (27.4 against 27.0 dB on the tiny
+checkpoint; the last 10%: 25.8), for 70% of its time per step."""
+
+
 def consolidation_inputs() -> list:
     """The photo-grounding and pixel-space inputs that Zoom Guider and Zoom KSampler share."""
     return [
@@ -455,9 +461,9 @@ def consolidation_inputs() -> list:
         ),
         percent_input(
             "pixel_start_percent",
-            0.9,
+            PIXEL_START_PERCENT,
             "With a VAE: where in the schedule pixel-space consolidation starts (0: the noisy start). Measured: the "
-            "last 10% brings the decoded views as close as every step does, at a fraction of the cost.",
+            "last 30% brings the decoded views as close as every step does, at 70% of the cost.",
         ),
         percent_input(
             "pixel_end_percent",
@@ -490,7 +496,7 @@ def make_zoom_guider(
     node: str,
     grounding=None,
     vae=None,
-    pixel_start_percent=0.9,
+    pixel_start_percent=PIXEL_START_PERCENT,
     pixel_end_percent=1.0,
     max_batch=0,
 ) -> ZoomGuider:

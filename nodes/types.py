@@ -109,7 +109,7 @@ class PixelConsolidation:
     """Blending and rendering through the VAE, in pixel space, for the part of the schedule ``when`` names."""
 
     vae: object
-    when: SchedulePercent = SchedulePercent(0.9, 1.0)
+    when: SchedulePercent
 
 
 Zoom = io.Custom("P10_ZOOM")
