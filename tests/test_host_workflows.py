@@ -70,18 +70,15 @@ def test_zoom_ksampler_is_consistent_where_plain_ksampler_is_not(comfy):
     assert joint.isfinite().all()
 
 
-
 @pytest.mark.parametrize("name", ["text_zoom", "offcentre_zoom", "loop_zoom"])
 def test_the_examples_final_views_are_seamless(comfy, name):
     # The examples' ending: VAE Decode (TAESD on the tiny checkpoint), Blend Zoom Stack, Render Zoom Stack.
     # The decoded levels of a latent model do not continue each other at the paste borders; the final views do.
     # Measured at 8 steps: 0.70-0.82 against 15-19 for a hard paste of the decoded levels.
-    steps = {"steps": 8}
     prompt = at_test_scale(
         load_workflow(name, api=True),
         CheckpointLoaderSimple={"ckpt_name": comfy.checkpoint_name},
-        P10_ZoomKSampler=steps,
-        BasicScheduler=steps,
+        P10_ZoomKSampler={"steps": 8},
     )
     result = comfy.execute(prompt).raise_for_error()
     layout = result.node_output(node_id(prompt, "P10_EmptyZoomLatent"), 1).layout
