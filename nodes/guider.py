@@ -74,8 +74,17 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         for group in self.groups:
             check_compatible_model(group.model, model_patcher, group.levels)
         self.inner_set_conds(level_conds(self.groups, model_patcher))
-        self.models = LevelModels(model_patcher)
-        self.step = joint_step(model_patcher, plan, grounding, pixel_space)
+        if self.model_patcher is not model_patcher:
+            # ComfyUI 0.16+ (Dynamic VRAM): a cond with hooks (a level's hook LoRA) makes core's
+            # inner_set_conds swap in a non-dynamic copy of the model, with weights of its own. The levels
+            # follow it, and the clones of the old model become separate models loaded with it.
+            self.groups = [
+                dataclasses.replace(group, model=self.model_patcher) if group.model is model_patcher else group
+                for group in self.groups
+            ]
+            self.inner_set_conds(level_conds(self.groups, self.model_patcher))
+        self.models = LevelModels(self.model_patcher)
+        self.step = joint_step(self.model_patcher, plan, grounding, pixel_space)
         self.window = range(plan.zoom.levels)
 
     def sample(
@@ -207,6 +216,11 @@ class LevelModels:
     live before its levels' model call and the sampler's model after the
     calls: one re-patch per evaluation and clone. Hook LoRAs on a level's
     conditioning need no switching.
+
+    Known limit: with Dynamic VRAM (ComfyUI 0.16+), hooks on any level make
+    core sample with a non-dynamic copy of the model (:class:`ZoomGuider`
+    follows it); a LoRA clone of the original model is then a separate model
+    beside that copy, so its base weights are held twice.
     """
 
     def __init__(self, main):

@@ -46,9 +46,13 @@ Families (``FAMILIES``), what each file holds and what loads it:
   any latent size; 1.1 MiB.
 * ``flux``: a Flux-dev DiT at hidden 64 (2 heads, RoPE axes [8, 12, 12], one
   double and one single block, context 4096, vec 768, guidance embedder), bf16.
-  ComfyUI's Flux detection hard-codes hidden 3072, so ComfyUI cannot load this
-  file by itself: :func:`load_tiny_flux` does what ``load_diffusion_model_state_dict``
-  does after detection, with :data:`TINY_FLUX_CONFIG`; 1.1 MiB.
+  ComfyUI's Flux detection hard-codes 24 heads and RoPE axes [16, 56, 56] (and,
+  in v0.3.x, hidden 3072), so ComfyUI cannot load this file by itself:
+  :func:`load_tiny_flux` does what ``load_diffusion_model_state_dict`` does
+  after detection, with the config :func:`tiny_flux_config` gives: the running
+  ComfyUI's own detection of the file (so each version's Flux config fields,
+  e.g. v0.8.0's ``txt_ids_dims``), with the widths it hard-codes replaced by
+  :data:`TINY_FLUX_WIDTHS`; 1.1 MiB, the same bytes from v0.3.64 and v0.8.0.
 * ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
   context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
   transformer in input block 1 and one in output block 11, detected as ``SD20``
@@ -97,6 +101,7 @@ import math
 import pathlib
 import sys
 import time
+import typing
 from collections.abc import Callable
 
 import torch
@@ -120,21 +125,22 @@ CHECKPOINT_UNET = "model.diffusion_model."
 CHECKPOINT_CLIP_L = "text_encoders.clip_l.transformer.text_model."
 CHECKPOINT_VAE = "first_stage_model."
 
-# The tiny Flux, in the form ComfyUI's Flux detection would return (it cannot: it hard-codes
-# hidden 3072, 24 heads and axes [16, 56, 56]); the axes must sum to hidden_size / num_heads.
-TINY_FLUX_CONFIG = {
+# The tiny Flux's widths, which ComfyUI's Flux detection does not read from a file: it hard-codes 24 heads and RoPE
+# axes [16, 56, 56] (and, up to v0.3.x, hidden 3072). The axes must sum to hidden_size / num_heads.
+TINY_FLUX_WIDTHS = {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12]}
+# The rest of the tiny Flux's layout, which detection reads from the keys and shapes: a Flux-dev DiT (guidance
+# embedder) with one double and one single block. Every other config field is what the running ComfyUI's
+# detection makes of such a file (:func:`tiny_flux_config`), so the file follows each version's Flux config.
+TINY_FLUX_LAYOUT = {
     "image_model": "flux",
     "in_channels": 16,
     "patch_size": 2,
     "out_channels": 16,
     "vec_in_dim": 768,
     "context_in_dim": 4096,
-    "hidden_size": 64,
     "mlp_ratio": 4.0,
-    "num_heads": 2,
     "depth": 1,
     "depth_single_blocks": 1,
-    "axes_dim": [8, 12, 12],
     "theta": 10000,
     "qkv_bias": True,
     "guidance_embed": True,
@@ -356,12 +362,68 @@ def _build_sd35(generator: torch.Generator) -> dict:
     return _cast(_mmdit(_mmdit_config(qk_norm="rms", x_block_self_attn_layers=[0]), generator), torch.bfloat16)
 
 
+def _flux_layout_state_dict() -> dict:
+    """The tiny Flux's keys and shapes (``meta`` tensors), from ComfyUI's Flux module at :data:`TINY_FLUX_LAYOUT`.
+
+    Fields of the running version's ``FluxParams`` that the layout does not name
+    and that have no default (``txt_ids_dims`` since v0.8.0) are set to the empty
+    value of their type: they only need to let the module be built, since
+    :func:`tiny_flux_config` then takes every field from ComfyUI's detection.
+    """
+    import comfy.ldm.flux.model
+    import comfy.ops
+
+    config = {**copy.deepcopy(TINY_FLUX_LAYOUT), **copy.deepcopy(TINY_FLUX_WIDTHS)}
+    params = comfy.ldm.flux.model.FluxParams
+    hints = typing.get_type_hints(params)
+    for field in dataclasses.fields(params):
+        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        if required and field.name not in config:
+            kind = typing.get_origin(hints[field.name]) or hints[field.name]
+            try:
+                config[field.name] = kind()
+            except TypeError as error:
+                raise RuntimeError(f"tiny flux: no empty value for FluxParams.{field.name} ({kind})") from error
+    module = comfy.ldm.flux.model.Flux(**config, device="meta", operations=comfy.ops.disable_weight_init)
+    return module.state_dict()
+
+
+def tiny_flux_config(sd: dict | None = None) -> dict:
+    """The tiny Flux's config for the running ComfyUI: its Flux detection of the file, with :data:`TINY_FLUX_WIDTHS`.
+
+    This is the config ``comfy.sd.load_diffusion_model_state_dict`` would build
+    the model from if detection could size it: every field, including those a
+    ComfyUI version adds (``txt_ids_dims``, ``yak_mlp``, ``txt_norm`` in v0.8.0),
+    is what that version reads from the keys, except the widths it hard-codes.
+
+    Args:
+        sd: the tiny Flux's state dict; default: its keys and shapes, built from :data:`TINY_FLUX_LAYOUT`.
+
+    Raises:
+        RuntimeError: ComfyUI does not detect the state dict as a Flux DiT.
+    """
+    import comfy.model_detection
+
+    if sd is None:
+        sd = _flux_layout_state_dict()
+    config = comfy.model_detection.detect_unet_config(sd, "")
+    if config is None or config.get("image_model") != "flux":
+        found = None if config is None else config.get("image_model")
+        raise RuntimeError(f"tiny flux: ComfyUI detects image_model {found!r}, expected 'flux'")
+    return {**config, **copy.deepcopy(TINY_FLUX_WIDTHS)}
+
+
 def _build_flux(generator: torch.Generator) -> dict:
     import comfy.ldm.flux.model
     import comfy.supported_models
 
-    sd = _random_state_dict(comfy.supported_models.Flux, comfy.ldm.flux.model.Flux, TINY_FLUX_CONFIG, generator)
+    config = tiny_flux_config()
+    sd = _random_state_dict(comfy.supported_models.Flux, comfy.ldm.flux.model.Flux, config, generator)
     sd["final_layer.linear.weight"].mul_(OUT_GAIN)
+    reread = tiny_flux_config(sd)
+    if reread != config:
+        changed = sorted(key for key in config.keys() | reread.keys() if config.get(key) != reread.get(key))
+        raise RuntimeError(f"tiny flux: ComfyUI reads {changed} from the built file differently from its build config")
     return _cast(sd, torch.bfloat16)
 
 
@@ -465,7 +527,7 @@ def load_tiny_flux(path: str | pathlib.Path | None = None):
 
     path = ensure_tiny_model("flux") if path is None else pathlib.Path(path)
     sd = comfy.utils.load_torch_file(str(path))
-    model_config = comfy.supported_models.Flux(copy.deepcopy(TINY_FLUX_CONFIG))
+    model_config = comfy.supported_models.Flux(tiny_flux_config(sd))
     model_config.set_inference_dtype(torch.float32, None)
     model = model_config.get_model(sd, "")
     model.load_model_weights(sd, "")

@@ -3,8 +3,9 @@
 
 Runs an API-format workflow (default ``example_workflows/api/zoom_video.json``)
 with one prompt per level from a text file and the checkpoint you name, either
-against a running ComfyUI server or in-process from a ComfyUI checkout, and
-copies the video the workflow saves to ``--out``::
+against a running ComfyUI server or in-process from a ComfyUI checkout (which
+then serves the same HTTP interface on a private port), and copies the video
+the workflow saves to ``--out``::
 
     python scripts/run_zoom.py --prompts zoom.txt --checkpoint v1-5-pruned-emaonly.safetensors \\
         --server 127.0.0.1:8188 --out zoom.mp4
@@ -23,11 +24,12 @@ import logging
 import os
 import pathlib
 import shutil
+import socket
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
-import uuid
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_WORKFLOW = REPO_ROOT / "example_workflows" / "api" / "zoom_video.json"
@@ -96,34 +98,36 @@ def run_on_server(address: str, prompt: dict, out: pathlib.Path, timeout: float)
 
 
 def run_in_process(comfyui: pathlib.Path, comfy_args: list[str], prompt: dict, out: pathlib.Path, timeout: float):
-    """Start ComfyUI inside this process the way its ``main.py`` does, without the web server, and run the prompt.
+    """Start ComfyUI inside this process, serve it on a free port of 127.0.0.1 and run the prompt over HTTP.
 
-    ComfyUI's own ``start_comfyui`` (meant for embedding) sets up folders,
-    loads the custom nodes (this pack among them) and starts its prompt worker.
+    ``main.start_comfyui()`` is ComfyUI's entry point for embedding: it sets up
+    folders, loads the custom nodes (this pack among them) and starts the prompt
+    worker; its server then runs in a thread, and the prompt goes through the
+    same public ``/prompt`` and ``/history`` routes as :func:`run_on_server`.
     """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     sys.path.insert(0, str(comfyui))
-    sys.argv = [str(comfyui / "main.py"), *comfy_args]
-    # ComfyUI's main.py, imported rather than run: it parses the flags, applies the paths and serves nothing.
-    # Its own imports are used below, since ComfyUI's modules must not load before it parses the flags.
+    # The last --listen/--port win: this server is private to the run.
+    sys.argv = [str(comfyui / "main.py"), *comfy_args, "--listen", "127.0.0.1", "--port", str(port)]
+    # ComfyUI's main.py, imported rather than run: it parses the flags and applies the paths.
     import main as comfyui_main
 
-    execution, folder_paths = comfyui_main.execution, comfyui_main.folder_paths
-    loop, prompt_server, _ = comfyui_main.start_comfyui()
-    prompt_id = str(uuid.uuid4())
-    valid, error, outputs, node_errors = loop.run_until_complete(execution.validate_prompt(prompt_id, prompt, None))
-    if not valid:
-        raise RuntimeError(f"the workflow is invalid: {error} {node_errors}")
-    prompt_server.prompt_queue.put((0, prompt_id, prompt, {}, outputs))
-    deadline = time.monotonic() + timeout
-    while not (history := prompt_server.prompt_queue.get_history(prompt_id=prompt_id)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no result within {timeout:.0f} s")
-        time.sleep(0.5)
-    result = history[prompt_id]
-    if result["status"].get("status_str") != "success":
-        raise RuntimeError(f"ComfyUI reported an error: {result['status'].get('messages')}")
-    entry = saved_video(result["outputs"], prompt)
-    shutil.copyfile(pathlib.Path(folder_paths.get_output_directory()) / entry["subfolder"] / entry["filename"], out)
+    loop, _, start_all = comfyui_main.start_comfyui()
+    serving = threading.Thread(target=loop.run_until_complete, args=(start_all(),), daemon=True)
+    serving.start()
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{address}/system_stats", timeout=2):
+                break
+        except OSError:
+            if not serving.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("ComfyUI's server did not start (see its log above)") from None
+            time.sleep(0.1)
+    run_on_server(address, prompt, out, timeout)
 
 
 def main() -> None:

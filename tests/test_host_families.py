@@ -90,6 +90,25 @@ def test_the_family_is_detected_as_itself(family):
     assert family.model.model.model_type.name == model_type
 
 
+def test_the_tiny_flux_takes_this_comfyuis_flux_config_but_its_widths(families):
+    # ComfyUI's Flux config gains fields between versions (v0.8.0: txt_ids_dims, yak_mlp, txt_norm, ...): the
+    # tiny model is built from what this version's detection reads from the file, with the widths it hard-codes
+    # replaced, so the DiT ComfyUI runs is the Flux-1 model of this version at hidden 64.
+    from comfy.ldm.flux.model import FluxParams
+
+    maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")
+    params = families("flux").model.model.diffusion_model.params
+    missing = dataclasses.MISSING
+    required = {f.name for f in dataclasses.fields(FluxParams) if f.default is missing and f.default_factory is missing}
+    config = maker.tiny_flux_config()
+    assert required <= config.keys()
+    assert {key: getattr(params, key) for key in config.keys() - {"image_model"}} == {
+        key: value for key, value in config.items() if key != "image_model"
+    }
+    assert (params.hidden_size, params.num_heads, list(params.axes_dim)) == (64, 2, [8, 12, 12])
+    assert (params.depth, params.depth_single_blocks, params.guidance_embed) == (1, 1, True)
+
+
 def recording(model, calls):
     """A clone of ``model`` whose model calls append ``(cond_or_uncond, c, output)`` to ``calls``."""
 
@@ -277,7 +296,7 @@ def test_family_example_runs_on_the_tiny_model(comfy, families, name):
         for key, value in node["inputs"].items():
             if isinstance(value, list) and value[0] == loader:
                 node["inputs"][key] = [stand_ins[value[1]], 0]
-    result = comfy.execute(prompt).raise_for_error()
-    views = result.node_output(node_id(prompt, "P10_RenderZoomStack"))
+    render = node_id(prompt, "P10_RenderZoomStack")
+    views = comfy.execute(prompt, capture=[render]).raise_for_error().node_output(render)
     assert views.shape == (6, 128, 128, 3) and torch.isfinite(views).all()
     assert seam(views, comfy=comfy) < 1e-5

@@ -21,7 +21,7 @@ def frontend(tmp_path_factory):
     """The ComfyUI server with the examples' files and its frontend open in headless Chromium."""
     reason = unavailable()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason, pytrace=False)
     workflows = [load_workflow(name) for name in WORKFLOW_NAMES]
     server = ComfyServer()
     models = [model for workflow in workflows for model in linked_models(workflow)]

@@ -6,7 +6,7 @@ from helpers import run_node, validation_messages
 
 
 def latent_graph(comfy, targets: str, levels: int = 4, loop: bool = False, extend: str | None = None) -> dict:
-    """Empty Zoom Latent (and optionally Extend Zoom by 2 levels) into an output, for validation only."""
+    """Empty Zoom Latent (and optionally Extend Zoom by 2 levels) into an output: cheap to validate and run."""
     graph = {
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": comfy.checkpoint_name}},
         "2": {
@@ -55,8 +55,8 @@ def test_bad_targets_are_refused_at_validation_naming_node_line_and_value(comfy,
 
 def test_good_targets_validate(comfy):
     for targets, loop in (("0.5, 0.5", False), ("0, 0\n1, 1\n0.3, 0.7", False), ("0.2, 0.8", True)):
-        valid, error, _, node_errors = comfy.validate(latent_graph(comfy, targets, loop=loop, extend="0.1, 0.9"))
-        assert valid, (error, node_errors)
+        # A looping zoom has no end to extend: Extend Zoom refuses it when it runs, not at validation.
+        comfy.execute(latent_graph(comfy, targets, loop=loop, extend=None if loop else "0.1, 0.9")).raise_for_error()
 
 
 def test_footprints_sit_on_the_same_latent_pixels_in_the_decoded_images(comfy):

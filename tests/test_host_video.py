@@ -111,7 +111,7 @@ def test_saved_video_decodes_to_the_zoom_frames(comfy, texture, video_format):
     prompt = video_prompt("P10_SaveZoomVideo", texture, format=video_format, crf=10, filename_prefix="p10_test/zoom")
     prompt["5"] = video_prompt("P10_ZoomVideoFrames", texture)["4"]  # the same settings, as frames
     prompt["6"] = {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}}
-    result = comfy.execute(prompt).raise_for_error()
+    result = comfy.execute(prompt, capture=["5"]).raise_for_error()
     assert list(result.ui_outputs["4"]["animated"]) == [True]
     path = saved_path(comfy, result, "4")
     assert path.parent.name == "p10_test"
@@ -145,7 +145,7 @@ def test_frames_feed_core_animated_webp_and_video_nodes(comfy, texture):
         "class_type": "SaveVideo",
         "inputs": {"video": ["6", 0], "filename_prefix": "p10_test/frames", "format": "mp4", "codec": "h264"},
     }
-    result = comfy.execute(prompt).raise_for_error()
+    result = comfy.execute(prompt, capture=["4"]).raise_for_error()
     frames = result.node_output("4")
     assert frames.shape == (FRAME_COUNT, 36, 64, 3) and frames.dtype == torch.float32
     assert 0 <= frames.min() and frames.max() <= 1

@@ -62,7 +62,7 @@ def test_zoom_ksampler_is_consistent_where_plain_ksampler_is_not(comfy):
     }
     prompt["92"] = {"class_type": "VAEDecode", "inputs": {"samples": ["91", 0], "vae": ["1", 2]}}
     prompt["93"] = {"class_type": "PreviewImage", "inputs": {"images": ["92", 0]}}
-    result = comfy.execute(prompt).raise_for_error()
+    result = comfy.execute(prompt, capture=[node_id(prompt, "P10_ZoomKSampler"), "91"]).raise_for_error()
     joint = result.node_output(node_id(prompt, "P10_ZoomKSampler"))["samples"]
     plain = result.node_output("91")["samples"]
     assert seam(joint, comfy=comfy) < 1e-4
@@ -80,10 +80,12 @@ def test_the_examples_final_views_are_seamless(comfy, name):
         CheckpointLoaderSimple={"ckpt_name": comfy.checkpoint_name},
         P10_ZoomKSampler={"steps": 8},
     )
-    result = comfy.execute(prompt).raise_for_error()
-    layout = result.node_output(node_id(prompt, "P10_EmptyZoomLatent"), 1).layout
-    decoded = result.node_output(node_id(prompt, "VAEDecode")).movedim(-1, 1)
-    views = result.node_output(node_id(prompt, "P10_RenderZoomStack")).movedim(-1, 1)
+    kinds = ("P10_EmptyZoomLatent", "VAEDecode", "P10_RenderZoomStack")
+    latent, decode, render = (node_id(prompt, kind) for kind in kinds)
+    result = comfy.execute(prompt, capture=[(latent, 1), decode, render]).raise_for_error()
+    layout = result.node_output(latent, 1).layout
+    decoded = result.node_output(decode).movedim(-1, 1)
+    views = result.node_output(render).movedim(-1, 1)
     pasted = comfy.pack.blending.render_image(decoded, layout, ring_width=0)
     logging.getLogger(__name__).info(
         "%s: seam ratio %.2f, hard paste %.2f", name, seam_ratio(views, layout), seam_ratio(pasted, layout)

@@ -75,6 +75,30 @@ def test_noise_sampler_draws_fresh_rendered_noise():
     torch.testing.assert_close(first[:-1, :, window.rows, window.cols].float(), shrunk, rtol=0, atol=1e-2)
 
 
+def test_noise_sampler_gives_empty_intervals_fresh_unit_noise_not_the_draws_nan():
+    # A Brownian increment normalised by its interval's length (k-diffusion's BrownianTreeNoiseSampler) is 0/0 on an
+    # empty interval, which SEEDS-2 at r = 1 (exp_heun_2_x0_sde) asks for; its ends may differ by a float32 ulp.
+    x = torch.zeros(LEVELS, CHANNELS, 32, 32)
+    asked = []
+
+    def brownian_like(sigma, sigma_next):
+        asked.append((sigma, sigma_next))
+        return torch.zeros(x.shape) / abs(sigma_next - sigma) ** 0.5
+
+    noise_sampler = rendered_noise_sampler(x, ZOOM, generator=torch.Generator().manual_seed(5), draw=brownian_like)
+    half = torch.tensor(0.5)
+    for sigma_next in (half, torch.nextafter(half, torch.tensor(0.0))):
+        noise = noise_sampler(half, sigma_next)
+        assert torch.isfinite(noise).all()
+        # 3 x 4 x 32 x 32 rendered unit draws: the std of each level is 1 within a few percent
+        assert (noise.std(dim=(1, 2, 3)) - 1).abs().max() < 0.1
+        window = ZoomLayout(ZOOM).child_window(32, 32, 0)
+        shrunk = box_downsample(noise[1:], ZOOM) * ZOOM
+        torch.testing.assert_close(noise[:-1, :, window.rows, window.cols], shrunk, rtol=0, atol=1e-5)
+    assert not asked
+    assert (noise_sampler(1.0, 0.5) == 0).all() and asked == [(1.0, 0.5)]
+
+
 @pytest.mark.parametrize("sigma, sigma_next", [(10.0, 5.0), (1.0, 0.1)])
 def test_ancestral_step_keeps_the_variance_of_the_next_sigma(sigma, sigma_next):
     sigma_down, sigma_up = ancestral_step(sigma, sigma_next)

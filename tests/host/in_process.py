@@ -1,41 +1,37 @@
-"""ComfyUI booted inside the test process, with this pack loaded by ComfyUI's own custom-node loader.
+"""ComfyUI booted inside the test process through its own embedding entry point, serving HTTP on 127.0.0.1.
 
-:func:`boot_comfyui` boots ComfyUI once (``--cpu``, a private
-:mod:`~host.layout`), loads ComfyUI's extra nodes and then this pack through
-``nodes.init_extra_nodes``, and returns a :class:`ComfyHost` that runs
-API-format prompts through ``execution.validate_prompt`` and
-``execution.PromptExecutor``.
+:func:`boot_comfyui` imports ComfyUI's ``main`` with ``--cpu`` and a private
+:mod:`~host.layout` in ``sys.argv`` and calls ``main.start_comfyui()``, which
+ComfyUI returns "so that other code can integrate with the ComfyUI loop and
+server": it loads ComfyUI's nodes and this pack with its own loader and starts
+its prompt worker. The server then runs on its event loop in a daemon thread.
+Graphs go through the public HTTP interface only (``POST /prompt``,
+``GET /history``): no executor, queue item or validation function is built or
+called here, so their signatures can move between ComfyUI versions.
+
+Tests still call nodes and ``comfy.*`` functions directly in this process (the
+public node classes, the pack as ComfyUI loaded it), and read a node's raw
+outputs through the stand-in ``P10Test_Capture`` output node.
 """
 
-import asyncio
 import atexit
-import concurrent.futures
-import copy
 import dataclasses
+import importlib.util
 import logging
 import pathlib
 import re
 import sys
 import threading
+import time
 import uuid
 from typing import Any
 
-from .layout import PACK_NAME, ComfyLayout, locate_comfyui, prepare_layout
+from .layout import PACK_NAME, ComfyLayout, free_port, locate_comfyui, prepare_layout
+from .server import http_json
 
 # Top-level module names of a ComfyUI checkout that a test process could already
 # have imported from somewhere else (the repository has a ``nodes/`` package, for one).
 _COMFY_TOP_LEVEL = ("nodes", "execution", "server", "folder_paths", "utils", "app", "comfy", "comfy_extras")
-
-
-def _run_sync(fn, *args):
-    """Call ``fn`` here, or in a worker thread when this thread runs an event loop
-    (ComfyUI's loader and executor call ``asyncio.run`` / need their own loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return fn(*args)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(fn, *args).result()
 
 
 class _LogCapture(logging.Handler):
@@ -71,43 +67,27 @@ def _message(record: logging.LogRecord) -> str:
         return repr(record.msg)
 
 
-class _DummyServer:
-    """What PromptExecutor needs from ``server.PromptServer``; it is sent events nobody reads."""
-
-    client_id = last_node_id = last_prompt_id = None
-    sockets_metadata: dict = {}
-
-    def send_sync(self, event, data, sid=None):
-        pass
-
-    def send_progress_text(self, text, node_id, sid=None):
-        pass
-
-    def queue_updated(self):
-        pass
-
-
 class PromptFailed(AssertionError):
     """Raised by :meth:`ExecutionResult.raise_for_error`."""
 
 
 @dataclasses.dataclass
 class ExecutionResult:
+    """What ComfyUI answered for one prompt over HTTP."""
+
     success: bool  # validated and executed without error
-    validation_error: dict | None  # execution.validate_prompt's error (None if valid)
-    node_errors: dict  # per-node validation errors
-    execution_error: dict | None  # the "execution_error" message (exception_type, exception_message, ...)
-    ui_outputs: dict  # node_id -> ui dict (e.g. {"images": [{filename, subfolder, type}]})
-    _executor: Any = dataclasses.field(default=None, repr=False)
+    validation_error: dict | None  # the ``error`` of a refused ``POST /prompt`` (None if queued)
+    node_errors: dict  # per-node validation errors of ``POST /prompt``
+    execution_error: dict | None  # the history's "execution_error" / "execution_interrupted" message
+    ui_outputs: dict  # node_id -> ui dict from ``/history`` (e.g. {"images": [{filename, subfolder, type}]})
+    captured: dict = dataclasses.field(default_factory=dict, repr=False)  # (node_id, index) -> raw value
 
     def node_output(self, node_id: str, index: int = 0):
-        """A node's raw output from the executor's cache, e.g. the KSampler LATENT dict."""
-        if self._executor is None:
-            raise KeyError("the prompt did not execute (validation failed)")
-        cached = self._executor.caches.outputs.get(str(node_id))
-        if cached is None:
-            raise KeyError(f"no cached output for node {node_id!r}")
-        return cached[index][0]
+        """A node's raw output (e.g. the KSampler LATENT dict), as captured by ``execute(prompt, capture=...)``."""
+        key = (str(node_id), index)
+        if key not in self.captured:
+            raise KeyError(f"output {index} of node {node_id!r} was not captured: pass it in execute(capture=...)")
+        return self.captured[key]
 
     def raise_for_error(self) -> "ExecutionResult":
         if self.validation_error is not None:
@@ -124,10 +104,11 @@ class ExecutionResult:
 @dataclasses.dataclass
 class ComfyHost:
     layout: ComfyLayout
-    nodes: Any  # ComfyUI's ``nodes`` module
-    execution: Any  # ComfyUI's ``execution`` module
+    url: str  # the in-process server, http://127.0.0.1:PORT
+    nodes: Any  # ComfyUI's ``nodes`` module (node classes, called directly by tests)
     custom_import_failures: list[str]  # custom-node paths logged as "(IMPORT FAILED)"
     boot_log: list[str]
+    captures: dict  # the stand-in capture node's store: key -> raw value
 
     @property
     def NODE_CLASS_MAPPINGS(self) -> dict:
@@ -154,32 +135,58 @@ class ComfyHost:
         mappings = self.NODE_CLASS_MAPPINGS
         return sorted(k for k, v in mappings.items() if getattr(v, "RELATIVE_PYTHON_MODULE", None) == module)
 
-    def validate(self, prompt: dict):
-        """``execution.validate_prompt``: ``(valid, error, output_node_ids, node_errors)``."""
-        return _run_sync(lambda: asyncio.run(self.execution.validate_prompt(str(uuid.uuid4()), prompt, None)))
+    def get(self, path: str, timeout: float = 60.0) -> tuple[int, Any]:
+        return http_json(self.url + path, timeout=timeout)
 
-    def execute(self, prompt: dict) -> ExecutionResult:
-        """Validate and run an API-format prompt through ComfyUI's real executor, with a fresh cache.
+    def post(self, path: str, payload: Any, timeout: float = 60.0) -> tuple[int, Any]:
+        return http_json(self.url + path, payload, timeout=timeout)
 
+    def execute(self, prompt: dict, capture=(), timeout: float = 1800.0) -> ExecutionResult:
+        """Queue an API-format prompt with ``POST /prompt`` and wait for its ``/history`` entry.
+
+        ``capture`` names outputs to bring back raw: node ids (output 0) or
+        ``(node_id, index)`` pairs; each gets a ``P10Test_Capture`` node. The
+        server runs with ``--cache-none``, so every node executes in every prompt.
         Never raises for prompt errors: check ``result.success`` or call ``result.raise_for_error()``.
         """
-        prompt = copy.deepcopy(prompt)  # validation and execution may annotate it
-        valid, error, outputs, node_errors = self.validate(prompt)
-        if not valid:
-            return ExecutionResult(False, error, node_errors, None, {})
-        executor = self.execution.PromptExecutor(_DummyServer(), cache_type=self.execution.CacheType.CLASSIC)
-        _run_sync(executor.execute, prompt, str(uuid.uuid4()), {}, outputs)
-        messages = list(executor.status_messages)
+        prompt = dict(prompt)
+        keys = {}
+        for item in capture:
+            node_id, index = (item, 0) if isinstance(item, (str, int)) else item
+            key = uuid.uuid4().hex
+            keys[(str(node_id), index)] = key
+            prompt[f"capture_{key}"] = {
+                "class_type": "P10Test_Capture",
+                "inputs": {"value": [str(node_id), index], "key": key},
+            }
+        status, body = self.post("/prompt", {"prompt": prompt, "client_id": "p10-tests"})
+        if status != 200:
+            if not isinstance(body, dict) or "error" not in body:
+                raise PromptFailed(f"POST /prompt answered {status}: {body}")
+            return ExecutionResult(False, body["error"], body.get("node_errors", {}), None, {})
+        entry = self.wait_for_history(body["prompt_id"], timeout)
+        messages = entry["status"].get("messages", [])
         failure = next((d for ev, d in messages if ev in ("execution_error", "execution_interrupted")), None)
-        history = getattr(executor, "history_result", None) or {}
+        captured = {output: self.captures.pop(key) for output, key in keys.items() if key in self.captures}
         return ExecutionResult(
-            success=bool(executor.success) and failure is None,
+            success=entry["status"].get("status_str") == "success" and failure is None,
             validation_error=None,
-            node_errors=node_errors,
+            node_errors=body.get("node_errors", {}),
             execution_error=failure,
-            ui_outputs=dict(history.get("outputs", {})),
-            _executor=executor,
+            ui_outputs={k: v for k, v in entry.get("outputs", {}).items() if not k.startswith("capture_")},
+            captured=captured,
         )
+
+    def wait_for_history(self, prompt_id: str, timeout: float) -> dict:
+        """Poll ``/history/<prompt_id>`` until the prompt finished or failed (at most ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, history = self.get(f"/history/{prompt_id}")
+            entry = history.get(prompt_id) if status == 200 and isinstance(history, dict) else None
+            if entry and entry.get("status", {}).get("status_str") in ("success", "error"):
+                return entry
+            time.sleep(0.05)
+        raise PromptFailed(f"prompt {prompt_id} not finished after {timeout:.0f} s")
 
 
 _HOST: ComfyHost | None = None
@@ -202,13 +209,27 @@ def _check_module_conflicts(comfy: pathlib.Path) -> None:
         )
 
 
-def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
-    """Boot ComfyUI in this process once (later calls return the same host), with the tiny LoRA as ``loras``.
+def _wait_until_serving(url: str, thread: threading.Thread, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("ComfyUI's server thread ended during start-up (see the log above)")
+        try:
+            if http_json(url + "/system_stats", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"ComfyUI's in-process server not answering at {url} after {timeout:.0f} s")
 
-    Puts ``--cpu``, a private ``--base-directory`` and ``extra_args`` (e.g. a
-    benchmark's ``--use-pytorch-cross-attention``) into sys.argv while
-    ``comfy.cli_args`` parses them, loads ComfyUI's extra nodes (not the API
-    nodes) and then this pack through ``nodes.init_extra_nodes``.
+
+def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
+    """Boot ComfyUI in this process once (later calls return the same host) and serve it on 127.0.0.1.
+
+    ``sys.argv`` holds ``--cpu`` (before anything imports ``comfy.model_management``),
+    the private layout, ``--cache-none``, ``--disable-api-nodes`` and
+    ``extra_args`` (e.g. a benchmark's ``--use-pytorch-cross-attention``) while
+    ComfyUI's ``main`` parses them.
 
     Raises:
         RuntimeError: no ComfyUI checkout (see :func:`~host.layout.locate_comfyui`).
@@ -223,43 +244,29 @@ def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
         _check_module_conflicts(comfy)
         layout = prepare_layout()
         atexit.register(layout.cleanup)
+        port = free_port()
 
         if str(comfy) not in sys.path:
             sys.path.insert(0, str(comfy))
+        argv = ["--cpu", *layout.args(), "--listen", "127.0.0.1", "--port", str(port)]
         old_argv = sys.argv
-        sys.argv = [old_argv[0] if old_argv else "comfyui", "--cpu", *layout.args(), *extra_args]
-        try:
-            import comfy.options
-
-            comfy.options.enable_args_parsing()
-            import comfy.cli_args  # noqa: F401  (parses sys.argv now)
-        finally:
-            sys.argv = old_argv
-
+        sys.argv = [str(comfy / "main.py"), *argv, "--cache-none", "--disable-api-nodes", *extra_args]
         with _LogCapture() as capture:
-            import folder_paths
-            import utils.extra_config
-
-            # as main.apply_custom_paths does
-            utils.extra_config.load_extra_path_config(str(layout.extra_model_paths_yaml))
-            folder_paths.folder_names_and_paths["custom_nodes"] = ([str(layout.custom_nodes_dir)], set())
-
-            import comfy.model_management  # noqa: F401  (device setup: --cpu)
-            import execution
-            import hook_breaker_ac10a0
-            import server
-
-            import nodes
-
-            if getattr(server.PromptServer, "instance", None) is None:
-                # node code that reports through PromptServer.instance.send_sync / send_progress_text
-                server.PromptServer.instance = _DummyServer()
-
-            hook_breaker_ac10a0.save_functions()
+            # pytest imports the repository's own __init__.py as its folder's name, which may be "main":
+            # ComfyUI's main.py is loaded under a name of its own (it parses sys.argv, applies the paths).
+            spec = importlib.util.spec_from_file_location("comfyui_main", comfy / "main.py")
+            comfyui_main = importlib.util.module_from_spec(spec)
             try:
-                _run_sync(lambda: asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False)))
+                spec.loader.exec_module(comfyui_main)
             finally:
-                hook_breaker_ac10a0.restore_functions()
+                sys.argv = old_argv
+            loop, _, start_all = comfyui_main.start_comfyui()
+            serving = threading.Thread(
+                target=loop.run_until_complete, args=(start_all(),), name="comfyui-server", daemon=True
+            )
+            serving.start()
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_serving(url, serving)
 
         failed = []
         for record in capture.records:
@@ -267,5 +274,11 @@ def boot_comfyui(extra_args: tuple[str, ...] = ()) -> ComfyHost:
             if match:
                 failed.append(match.group(1).strip())
         log_lines = [f"{r.levelname} {r.name}: {_message(r)}" for r in capture.records]
-        _HOST = ComfyHost(layout, nodes, execution, failed, log_lines)
+        captures = sys.modules[str(layout.stand_ins_path()).replace(".", "_x_")].CAPTURED
+        host = ComfyHost(layout, url, comfyui_main.nodes, failed, log_lines, captures)
+        # ComfyUI's progress hook (main.hijack_progress) reports to the last prompt the server ran, which tests
+        # calling samplers directly do not have: a first prompt gives it one, and shows that prompts run.
+        first = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}}
+        host.execute(first, capture=["1"]).raise_for_error()
+        _HOST = host
         return _HOST

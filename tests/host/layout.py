@@ -12,13 +12,15 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 PACK_NAME = "powers_of_ten"
 STAND_INS = pathlib.Path(__file__).resolve().parent / "stand_ins"
-"""A test-only node pack loaded beside the pack: text encoders and a Flux model too large to make tiny otherwise."""
+"""A test-only node pack loaded beside the pack: stand-in models, and an output node that captures raw outputs."""
+STAND_INS_NAME = "p10_stand_ins"
 TINY_MODELS = REPO_ROOT / ".cache" / "models"
 """Where ``scripts/make_tiny_models.py`` writes the tiny SDXL, SD3, Flux and SD2 models."""
 
@@ -30,6 +32,13 @@ def locate_comfyui() -> pathlib.Path | None:
     """
     candidate = pathlib.Path(os.environ.get("COMFYUI_PATH") or REPO_ROOT.parent / "ComfyUI").expanduser().resolve()
     return candidate if (candidate / "main.py").is_file() else None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def tiny_checkpoint() -> pathlib.Path:
@@ -75,6 +84,10 @@ class ComfyLayout:
         """Where ComfyUI sees the pack (the link inside custom_nodes)."""
         return self.custom_nodes_dir / PACK_NAME
 
+    def stand_ins_path(self) -> pathlib.Path:
+        """Where ComfyUI sees the stand-in test pack."""
+        return self.custom_nodes_dir / STAND_INS_NAME
+
     def args(self) -> list[str]:
         """ComfyUI command-line flags that point it at this layout."""
         return [
@@ -96,7 +109,7 @@ def prepare_layout() -> ComfyLayout:
     for sub in ("custom_nodes", "models/checkpoints", "input", "output", "temp", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "custom_nodes" / PACK_NAME).symlink_to(REPO_ROOT, target_is_directory=True)
-    (base / "custom_nodes" / "p10_stand_ins").symlink_to(STAND_INS, target_is_directory=True)
+    (base / "custom_nodes" / STAND_INS_NAME).symlink_to(STAND_INS, target_is_directory=True)
     TINY_MODELS.mkdir(parents=True, exist_ok=True)
     checkpoint = tiny_checkpoint()
     (base / "models" / "checkpoints" / checkpoint.name).symlink_to(checkpoint)

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .layout import locate_comfyui, prepare_layout
+from .layout import free_port, locate_comfyui, prepare_layout
 
 
 def http_json(url: str, payload: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
@@ -45,9 +44,7 @@ class ComfyServer:
             raise RuntimeError("no ComfyUI checkout (set COMFYUI_PATH or put one at <repo>/../ComfyUI)")
         self.comfy_path = comfy
         self.layout = prepare_layout()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.layout.base_dir / "server.log"
         self.proc: subprocess.Popen | None = None

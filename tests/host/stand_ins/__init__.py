@@ -10,6 +10,10 @@ Loaded beside the pack by the test host. Its nodes:
   levels' prompts of different lengths give sequences of different lengths.
 - ``P10Test_TinyFlux``: the tiny Flux DiT (``scripts/make_tiny_models.py``),
   which ComfyUI's Flux detection cannot size.
+- ``P10Test_Capture``: an output node that keeps any value it is given in
+  :data:`CAPTURED` under its ``key``, so that the in-process test host can read
+  a node's raw output (a LATENT dict, an IMAGE tensor, a ZOOM) after running a
+  prompt over HTTP.
 """
 
 import hashlib
@@ -75,4 +79,28 @@ class TinyFlux:
         return (maker.load_tiny_flux(),)
 
 
-NODE_CLASS_MAPPINGS = {"P10Test_TextEncoder": TextEncoder, "P10Test_TinyFlux": TinyFlux}
+CAPTURED: dict = {}
+"""key -> the value a ``P10Test_Capture`` node was given; the test host pops what it asked for."""
+
+
+class Capture:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("*",), "key": ("STRING", {"default": ""})}}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, input_types):
+        # Taking input_types tells ComfyUI to skip its type check: any output may be captured.
+        return True
+
+    RETURN_TYPES = ()
+    OUTPUT_NODE = True
+    FUNCTION = "capture"
+    CATEGORY = "p10_test"
+
+    def capture(self, value, key):
+        CAPTURED[key] = value
+        return {}
+
+
+NODE_CLASS_MAPPINGS = {"P10Test_TextEncoder": TextEncoder, "P10Test_TinyFlux": TinyFlux, "P10Test_Capture": Capture}
