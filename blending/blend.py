@@ -145,10 +145,11 @@ def blend_levels(
         pinned = None if pinned is None else pinned[levels_at]
     count = x.shape[0]
 
-    own = build_laplacian_pyramid(x, pyramid_depth)
-    band_sums = [band.clone() for band in own]
-    weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in own]
-    energy_sums = [_energy(band) for band in own] if consolidation.preserve_energy else None
+    # The sums start as the levels' own bands, added to in place: every band is a new tensor except, in a
+    # pyramid of depth 0, the low-pass (x itself), and then there is no coarser level to add.
+    band_sums = build_laplacian_pyramid(x, pyramid_depth)
+    weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in band_sums]
+    energy_sums = [_energy(band) for band in band_sums] if consolidation.preserve_energy else None
     for depth in range(1, max_depth + 1):
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level

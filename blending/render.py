@@ -196,12 +196,14 @@ def _ring_continuation(
     """
     pad = (window.left, width - window.left - window.width, window.top, height - window.top - window.height)
     extended = F.pad(change[None], pad, mode="replicate")
-    bands = build_laplacian_pyramid(extended, _octaves(height, width))
-    # All bands expanded to the level's size together, coarsest first: one upsampling per octave.
+    fades, shared = _fades(window, height, width, _octaves(height, width) + 1, ring_width)
+    # The bands that reach across the whole ring on every side share one fade, and their sum is the pyramid's
+    # low-pass at the first of them: the pyramid stops there, and only the narrower bands are expanded one by one.
+    bands = build_laplacian_pyramid(extended, shared)
     expanded = bands[-1]
     for band in reversed(bands[:-1]):
         expanded = torch.cat([upsample(expanded), band])
-    return (expanded * _fades(window, height, width, len(bands), ring_width).to(expanded)).sum(dim=0)
+    return (expanded * fades.to(expanded)).sum(dim=0)
 
 
 def _octaves(height: int, width: int) -> int:
@@ -210,22 +212,27 @@ def _octaves(height: int, width: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def _fades(window: Window, height: int, width: int, bands: int, ring_width: float) -> torch.Tensor:
-    """Per band, coarsest first, the weight of the continued change at each pixel: 1 at the window, 0 far out.
+def _fades(window: Window, height: int, width: int, bands: int, ring_width: float) -> tuple[torch.Tensor, int]:
+    """Per band, the weight of the continued change at each pixel (1 at the window, 0 far out), and ``shared``.
 
-    Shape:
-        ``(bands, 1, H, W)``.
+    ``bands`` counts the change's whole pyramid, low-pass included. Bands
+    ``shared`` and coarser reach across the ring's whole thickness on every
+    side, so they have one fade, given once.
+
+    Returns:
+        ``(shared + 1, 1, H, W)``, band ``shared`` first, then finer to band 0; and ``shared``.
     """
     ys = torch.arange(height, dtype=torch.float64)
     xs = torch.arange(width, dtype=torch.float64)
     above, below = (window.top - ys).clamp(min=0), (ys - (window.top + window.height - 1)).clamp(min=0)
     left, right = (window.left - xs).clamp(min=0), (xs - (window.left + window.width - 1)).clamp(min=0)
     gaps = (window.top, height - window.top - window.height, window.left, width - window.left - window.width)
+    shared = next((b for b in range(bands) if all(ring_width * 2**b >= gap for gap in gaps)), bands - 1)
     fades = []
-    for band in range(bands):
+    for band in range(shared + 1):
         # Each side fades over the band's reach or the ring's thickness on that side, whichever is shorter.
         reach = [max(min(ring_width * 2**band, gap), 1e-9) for gap in gaps]
         t_y = torch.maximum(above / reach[0], below / reach[1])
         t_x = torch.maximum(left / reach[2], right / reach[3])
         fades.append((1 - torch.maximum(t_y[:, None], t_x[None, :])).clamp(min=0)[None])
-    return torch.stack(fades[::-1])
+    return torch.stack(fades[::-1]), shared
