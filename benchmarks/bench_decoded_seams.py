@@ -24,7 +24,6 @@ paste instead.
 
 import argparse
 import dataclasses
-import math
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ import torch
 from common import REPO_ROOT, boot_comfyui, log, parse_arguments
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-from helpers import photo_stack, relative_seams, seam_ratio  # noqa: E402
+from helpers import photo_stack, psnr, relative_seams, seam, seam_ratio  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
@@ -73,9 +72,6 @@ def main():
 def photos(args, blending, layout, decode, encode, final_step):
     from skimage import data
 
-    def agreement_db(views, truth):
-        return 10 * math.log10(1 / (views - truth).pow(2).mean().item())
-
     log.info("")
     log.info(
         "1. photo stacks, %d levels of %d px: seam ratio relative to the photo's own views, and PSNR",
@@ -92,11 +88,11 @@ def photos(args, blending, layout, decode, encode, final_step):
     log.info("%-30s %-13s %8s %8s %8s", "path", "final step", "median", "worst", "PSNR")
     for label, path in paths.items():
         for ring in (True, False):
-            relative, psnr = [], []
+            relative, agreement = [], []
             for stack, z in zip(stacks, latents):
                 views = final_step(decode(path(z)).clamp(0, 1), ring)
                 relative.append(relative_seams(views, stack, layout))
-                psnr.append(agreement_db(views, stack))
+                agreement.append(psnr(views, stack))
             relative = torch.cat(relative)
             log.info(
                 "%-30s %-13s %8.2f %8.2f %8.1f",
@@ -104,7 +100,7 @@ def photos(args, blending, layout, decode, encode, final_step):
                 "pack" if ring else "hard paste",
                 relative.median().item(),
                 relative.max().item(),
-                statistics.mean(psnr),
+                statistics.mean(agreement),
             )
 
 
@@ -160,7 +156,7 @@ def sampling(args, host, model, clip, vae, blending, layout, decode, final_step)
         )
         per_step = (time.perf_counter() - start) / args.steps
         images = decode(samples).clamp(0, 1)
-        agreement = 10 * math.log10(1 / blending.overlap_difference(images, layout).pow(2).mean().item())
+        agreement = seam(images, layout, measure="db")
         log.info(
             "%-50s %10.2f %10.2f %10.1f %12.2f",
             label,

@@ -46,9 +46,7 @@ PAPER = Consolidation(weighting="equal", preserve_energy=False, ring_width=0.0)
 """The paper's literal choices: equal-weight band averaging and a hard paste. The baseline the benchmarks show."""
 
 
-def blend(
-    estimates: torch.Tensor, zoom: ZoomLayout | int, *, weighting: str = "information", preserve_energy: bool = True
-) -> torch.Tensor:
+def blend(estimates: torch.Tensor, zoom: ZoomLayout | int, consolidation: Consolidation = DEFAULT) -> torch.Tensor:
     """Consolidate possibly inconsistent per-level estimates into one zoom stack.
 
     Paper Fig. 5, multi-resolution blending. Level ``i`` of the result is built
@@ -59,8 +57,9 @@ def blend(
     a Laplacian pyramid, and each frequency band is averaged over the
     observations that have it: the finest ``log2 p`` bands come from ``x̂_i``
     alone, the coarsest from all of them. The averaged pyramid is collapsed
-    into level ``i``. See :class:`Consolidation` for ``weighting`` and
-    ``preserve_energy``; the paper's choice is ``"equal"`` and ``False``.
+    into level ``i``. ``consolidation`` says how bands are weighted and
+    whether their energy is kept (:class:`Consolidation`; :data:`PAPER` for the
+    paper's plain mean); its ``ring_width`` is rendering's, not read here.
 
     Properties: a stack that is already consistent (``render_image`` of any
     stack) is returned unchanged, up to rounding; fine detail of level ``i`` is
@@ -70,8 +69,7 @@ def blend(
     Args:
         estimates: clean-image estimates, one per level, level 0 the widest.
         zoom: the :class:`~.geometry.ZoomLayout`, or the zoom factor ``p``.
-        weighting: one of :data:`WEIGHTINGS`.
-        preserve_energy: keep each averaged band's energy at its observations' mean.
+        consolidation: the choices where the paper is open.
 
     Returns:
         The blended stack, same shape and dtype as ``estimates``. Render it with
@@ -81,9 +79,8 @@ def blend(
         ``(N, C, H, W)`` -> ``(N, C, H, W)``.
     """
     layout = check_stack(estimates, zoom, "estimates")
-    rules = Consolidation(weighting, preserve_energy)
     x = estimates.to(working_dtype(estimates.dtype))
-    return blend_levels(x, layout, rules).to(estimates.dtype)
+    return blend_levels(x, layout, consolidation).to(estimates.dtype)
 
 
 def consolidate_estimates(

@@ -117,7 +117,7 @@ def iter_zoom_frames(
         levels_at = layout.unrolled(levels, finer=ahead)
         views = views[levels_at]
         positions = positions.remainder(levels)
-    camera = None if layout.centred else CameraPath(layout, levels_at, stack_height, stack_width)
+    camera = CameraPath(layout, levels_at, stack_height, stack_width)
     # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
     columns = views.permute(0, 3, 2, 1).contiguous()
     return _frames(columns, layout.zoom_factor, camera, positions, height, width, chunk_size, stack.dtype)
@@ -189,7 +189,7 @@ def _frames(columns, zoom_factor, camera, positions, height, width, chunk_size, 
 
 
 class CameraPath:
-    """Where an off-centre zoom's camera looks: the frame's field of view at every zoom position.
+    """Where the camera looks: the frame's field of view at every zoom position, centred or not.
 
     Between levels ``k`` and ``k + 1`` (``s = k + τ``) the frame covers
     ``z = p^-τ`` of level ``k`` at ``a(τ) (1 - z)``, in level ``k``'s own
@@ -256,7 +256,7 @@ class CameraPath:
 
 
 def _render_chunk(
-    columns: torch.Tensor, zoom_factor: int, camera: CameraPath | None, positions: torch.Tensor, height: int, width: int
+    columns: torch.Tensor, zoom_factor: int, camera: CameraPath, positions: torch.Tensor, height: int, width: int
 ):
     """Frames ``(F, h, w, C)`` for a few positions; ``columns`` are the views as ``(N, W, H, C)``."""
     levels, stack_width, stack_height, _ = columns.shape
@@ -264,13 +264,12 @@ def _render_chunk(
     log_ratio = math.log2(min(stack_width / width, stack_height / height)) / math.log2(zoom_factor)
     sharp = torch.ceil(positions - log_ratio - _EPS).clamp(0, levels - 1).long()
     first = torch.minimum(torch.floor(positions).long(), sharp)
-    if camera is not None:
-        k, corner, _ = camera.origin(positions)
+    k, corner, _ = camera.origin(positions)
     frames = None
     for slot in range(int((sharp - first).max()) + 1):
         level = torch.minimum(first + slot, sharp)
         scale = torch.pow(float(zoom_factor), level.double() - positions)
-        origin = (None, None) if camera is None else camera.in_level(k, corner, level).unbind(1)
+        origin = camera.in_level(k, corner, level).unbind(1)
         cols, col_weights, col_cover = _axis_taps(scale, origin[1], width, stack_width)
         rows, row_weights, row_cover = _axis_taps(scale, origin[0], height, stack_height)
         # Every level is resampled over the whole frame, not just its footprint: chunks then
@@ -286,14 +285,12 @@ def _render_chunk(
     return frames
 
 
-def _axis_taps(scale: torch.Tensor, origin: torch.Tensor | None, out_size: int, in_size: int):
+def _axis_taps(scale: torch.Tensor, origin: torch.Tensor, out_size: int, in_size: int):
     """Area-filter taps along one axis for every frame of a chunk.
 
     Output pixel ``x`` of a frame covers ``[c - r/2, c + r/2]`` of the level,
     ``c = (origin + (x + 1/2) / out_size * scale) * in_size`` (``origin``: the
-    frame's corner in fractions of the level; None for the centred
-    ``(1 - scale) / 2``, written as ``c = (u * scale + 1) * in_size / 2`` with
-    ``u`` in ``(-1, 1)`` the pixel's normalised centre), and
+    frame's corner in fractions of the level, :class:`CameraPath`), and
     ``r = scale * in_size / out_size`` level pixels per frame pixel. Its value
     averages the level, seen as piecewise constant, over the window
     ``[c - d/2, c + d/2]``, ``d = max(r, 1)``, clipped to the level.
@@ -304,12 +301,8 @@ def _axis_taps(scale: torch.Tensor, origin: torch.Tensor | None, out_size: int, 
         ``(index, weight, cover)``: ``(F, n, T)`` int64 indices and float64
         weights summing to 1, and the ``(F, n)`` coverage in ``[0, 1]``.
     """
-    if origin is None:
-        centres = (torch.arange(out_size, dtype=torch.float64) * 2 + 1) / out_size - 1
-        coords = (centres[None, :] * scale[:, None] + 1) * (in_size / 2)
-    else:
-        fractions = (torch.arange(out_size, dtype=torch.float64) + 0.5) / out_size
-        coords = (origin[:, None] + fractions[None, :] * scale[:, None]) * in_size
+    fractions = (torch.arange(out_size, dtype=torch.float64) + 0.5) / out_size
+    coords = (origin[:, None] + fractions[None, :] * scale[:, None]) * in_size
     ratio = (scale * in_size / out_size)[:, None]
     widths = ratio.clamp(min=1)
     low = (coords - widths / 2).clamp(0, in_size)

@@ -3,7 +3,7 @@
 from comfy_api.latest import io
 
 from .schema import CATEGORY, check_percent_range, level_input, percent_input, schema_error
-from .types import GroundingSocket, PhotoGrounding, SchedulePercent
+from .types import GroundingSocket, PhotoGrounding
 
 NODE = "Zoom Photo Grounding"
 
@@ -42,7 +42,7 @@ class ZoomPhotoGrounding(io.ComfyNode):
                 io.Latent.Input("latent", optional=True, tooltip="The photo already encoded, instead of image + VAE."),
                 io.Int.Input(
                     "steps",
-                    default=5,
+                    default=PhotoGrounding.steps,
                     min=0,
                     max=100,
                     tooltip="Optimisation steps toward the photos per sampling step (the paper: 5). "
@@ -50,7 +50,7 @@ class ZoomPhotoGrounding(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "strength",
-                    default=0.1,
+                    default=PhotoGrounding.strength,
                     min=0.0,
                     max=10.0,
                     step=0.01,
@@ -59,12 +59,12 @@ class ZoomPhotoGrounding(io.ComfyNode):
                 ),
                 percent_input(
                     "start_percent",
-                    0.0,
+                    PhotoGrounding.when.start,
                     "Where in the schedule grounding starts (0: the noisy start). Applies to every photo in the chain.",
                 ),
                 percent_input(
                     "end_percent",
-                    0.8,
+                    PhotoGrounding.when.end,
                     "Where in the schedule grounding ends; after it the model refines detail freely (the paper "
                     "grounds most but not all of the schedule). Applies to every photo in the chain.",
                 ),
@@ -87,8 +87,8 @@ class ZoomPhotoGrounding(io.ComfyNode):
         level,
         steps,
         strength,
-        start_percent=0.0,
-        end_percent=0.8,
+        start_percent=None,
+        end_percent=None,
         image=None,
         vae=None,
         latent=None,
@@ -96,5 +96,5 @@ class ZoomPhotoGrounding(io.ComfyNode):
     ) -> io.NodeOutput:
         photos = dict(grounding.photos) if grounding is not None else {}
         photos[level] = photo_latent(image, vae, latent)
-        when = SchedulePercent(start_percent, end_percent)
+        when = PhotoGrounding.when.given(start_percent, end_percent)
         return io.NodeOutput(PhotoGrounding(photos, steps=steps, strength=strength, when=when))

@@ -13,11 +13,10 @@ import node_helpers
 import torch
 from comfy_api.latest import io
 
-from ..blending import render_image
-from ..sampler import FixedLevels, Grounding, JointStep, PixelSpace, involved_levels, rendered_noise_sampler
+from ..sampler import Grounding, JointStep, PixelSpace, SamplingWindow, rendered_noise_sampler
 from .conditioning import LevelGroup, group_levels
 from .schema import CATEGORY, MAX_LEVELS, check_percent_range, percent_input, schema_error
-from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, SchedulePercent, ZoomPlan, ZoomPlanSocket
+from .types import GroundingSocket, PhotoGrounding, PixelConsolidation, ZoomPlan, ZoomPlanSocket
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class ZoomGuider(comfy.samplers.CFGGuider):
 
     The zoom's fixed levels (Extend Zoom, Regenerate Zoom Levels) are held at
     the latent's values and never evaluated; only the levels within reach of a
-    sampled level take part (:func:`~..sampler.involved_levels`), the rest of
+    sampled level take part (:class:`~..sampler.SamplingWindow`), the rest of
     the latent comes back untouched.
 
     Args:
@@ -92,20 +91,26 @@ class ZoomGuider(comfy.samplers.CFGGuider):
     ):
         check_latent(noise, self.plan, self.step, self.node)
         zoom = self.plan.zoom
-        self.window = window = involved_levels(zoom.layout, *noise.shape[-2:], zoom.fixed_mask())
-        if not window:
-            raise ValueError(f"{self.node}: every level of the zoom is fixed; there is nothing to sample")
-        rows = slice(window.start, window.stop)
-        if denoise_mask is not None and denoise_mask.shape[0] == zoom.levels:
-            denoise_mask = denoise_mask[rows]
-        start = time.perf_counter()
-        full_step = self.step
         try:
-            self.step = self.step_in(window, latent_image)
-            sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed, rows, self.model_patcher.load_device)
+            window = SamplingWindow.around(zoom.layout, *noise.shape[-2:], zoom.fixed_mask())
+        except ValueError as error:
+            raise ValueError(f"{self.node}: {error}") from None
+        if denoise_mask is not None and denoise_mask.shape[0] == zoom.levels:
+            denoise_mask = window.cut(denoise_mask)
+        start = time.perf_counter()
+        full_step, base_model, device = self.step, self.model_patcher.model, self.model_patcher.load_device
+        # Moved once here: every evaluation puts the fixed levels in place of their estimates, on the model's device.
+        values = base_model.process_latent_in(window.cut(latent_image)).to(device) if zoom.fixed else None
+        try:
+            window_step = window.joint_step(full_step, values)
+        except ValueError as error:
+            raise ValueError(f"Zoom Photo Grounding: {error}") from None
+        try:
+            self.step, self.window = window_step, window.levels
+            sampler = with_rendered_noise(sampler, noise, sigmas, self.step, seed, window.rows, device)
             samples = super().sample(
-                self.step.initial_noise(noise[rows]),
-                latent_image[rows],
+                self.step.initial_noise(window.cut(noise)),
+                window.cut(latent_image),
                 sampler,
                 sigmas,
                 denoise_mask,
@@ -113,54 +118,22 @@ class ZoomGuider(comfy.samplers.CFGGuider):
                 disable_pbar,
                 seed,
             )
-            base_model = self.model_patcher.model
             samples = base_model.process_latent_out(self.step.finish(base_model.process_latent_in(samples)))
         finally:
             self.models.release()
-            self.step = full_step
-        result = latent_image.to(samples, copy=True)
-        result[rows] = samples
-        if zoom.fixed:
-            # The sampled levels reach every coarser level through their footprints in it, in the window or not.
-            mask = zoom.fixed_mask()
-            rendered = render_image(result, zoom.layout, pinned=mask)
-            result = FixedLevels(latent_image.to(result), mask).keep(rendered, zoom.layout)
+            self.step, self.window = full_step, range(zoom.levels)
+        result = window.paste(samples, latent_image, zoom.layout)
         log.info(
             "Zoom sampling: %d levels (%d sampled, %d-%d involved), zoom factor %d, %d steps, %.1f s",
             zoom.levels,
             len(zoom.sampled),
-            window.start,
-            window.stop - 1,
+            window.levels.start,
+            window.levels.stop - 1,
             zoom.zoom_factor,
             max(len(sigmas) - 1, 0),
             time.perf_counter() - start,
         )
         return result
-
-    def step_in(self, window: range, latent_image) -> JointStep:
-        """The joint step for the levels in ``window``: their part of the layout, their fixed levels held fixed.
-
-        Raises:
-            ValueError: a photo grounds a fixed level, which the photo cannot change.
-        """
-        zoom, step, device = self.plan.zoom, self.step, self.model_patcher.load_device
-        grounding = step.grounding
-        if grounding is not None:
-            held = sorted(set(grounding.photos) & zoom.fixed)
-            if held:
-                raise ValueError(
-                    f"Zoom Photo Grounding: level {held[0]} is fixed (Extend Zoom / Regenerate Zoom Levels), so a "
-                    "photo cannot change it; ground a level that is sampled"
-                )
-            photos = {level - window.start: photo.to(device) for level, photo in grounding.photos.items()}
-            grounding = dataclasses.replace(grounding, photos=photos)
-        fixed = None
-        mask = zoom.fixed_mask()[window.start : window.stop]
-        if mask.any():
-            values = self.model_patcher.model.process_latent_in(latent_image[window.start : window.stop])
-            # Moved once here: every evaluation puts them in place of their estimates, on the model's device.
-            fixed = FixedLevels(values.to(device), mask)
-        return dataclasses.replace(step, layout=step.layout.part(window), fixed=fixed, grounding=grounding)
 
     def predict_noise(self, x, timestep, model_options=None, seed=None):
         model_options = model_options or {}
@@ -278,7 +251,10 @@ def joint_step(
     model_sampling = model_patcher.get_model_object("model_sampling")
     model_grounding = None
     if grounding is not None:
-        photos = {level: base_model.process_latent_in(photo[None])[0] for level, photo in grounding.photos.items()}
+        photos = {
+            level: base_model.process_latent_in(photo[None])[0].to(model_patcher.load_device)
+            for level, photo in grounding.photos.items()
+        }
         model_grounding = Grounding(photos, grounding.steps, grounding.strength, grounding.when.sigmas(model_sampling))
     model_pixel_space = None
     if pixel_space is not None:
@@ -454,12 +430,6 @@ def cfg_input() -> io.Float.Input:
     )
 
 
-PIXEL_START_PERCENT = 0.7
-"""Where pixel-space consolidation starts by default (README, "Seamless where you look"): over the last 30% of
-the schedule the decoded levels agree as closely as over all of it (27.4 against 27.0 dB on the tiny
-checkpoint; the last 10%: 25.8), for 70% of its time per step."""
-
-
 def consolidation_inputs() -> list:
     """The photo-grounding and pixel-space inputs that Zoom Guider and Zoom KSampler share."""
     return [
@@ -475,13 +445,13 @@ def consolidation_inputs() -> list:
         ),
         percent_input(
             "pixel_start_percent",
-            PIXEL_START_PERCENT,
+            PixelConsolidation.when.start,
             "With a VAE: where in the schedule pixel-space consolidation starts (0: the noisy start). Measured: the "
             "last 30% brings the decoded views as close as every step does, at 70% of the cost.",
         ),
         percent_input(
             "pixel_end_percent",
-            1.0,
+            PixelConsolidation.when.end,
             "With a VAE: where in the schedule pixel-space consolidation ends (1: the last step).",
         ),
         io.Int.Input(
@@ -510,14 +480,14 @@ def make_zoom_guider(
     node: str,
     grounding=None,
     vae=None,
-    pixel_start_percent=PIXEL_START_PERCENT,
-    pixel_end_percent=1.0,
-    max_batch=0,
+    pixel_start_percent=None,
+    pixel_end_percent=None,
+    max_batch=None,
 ) -> ZoomGuider:
-    """The guider the nodes build from their inputs."""
+    """The guider the nodes build from their inputs; an input not given keeps what the dataclasses say."""
     pixel_space = None
     if vae is not None:
-        pixel_space = PixelConsolidation(vae, SchedulePercent(pixel_start_percent, pixel_end_percent))
+        pixel_space = PixelConsolidation(vae, PixelConsolidation.when.given(pixel_start_percent, pixel_end_percent))
     return ZoomGuider(
         model, zoom_plan, cfg, node=node, grounding=grounding, pixel_space=pixel_space, max_batch=max_batch or None
     )

@@ -31,6 +31,9 @@ def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int)
     return None
 
 
+CENTRE_TARGETS = "0.5, 0.5"
+"""Every level in the centre of the one before: the concentric zoom, as in the paper."""
+
 TARGETS_TOOLTIP = (
     "Where each level sits inside the one before: one line per level after level 0 (around a loop, one per level: "
     "the last places level 0 inside the deepest), or a single line for every level. Each line is 'x, y', fractions "
@@ -117,7 +120,9 @@ class EmptyZoomLatent(io.ComfyNode):
                     "it), so the zoom video can repeat forever with no visible restart. Let the last prompt lead back "
                     "to the first.",
                 ),
-                io.String.Input("targets", default="0.5, 0.5", multiline=True, optional=True, tooltip=TARGETS_TOOLTIP),
+                io.String.Input(
+                    "targets", default=CENTRE_TARGETS, multiline=True, optional=True, tooltip=TARGETS_TOOLTIP
+                ),
                 io.Model.Input(
                     "model",
                     optional=True,
@@ -156,7 +161,7 @@ class EmptyZoomLatent(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, width, height, levels, zoom_factor, loop=False, targets="0.5, 0.5", model=None, vae=None
+        cls, width, height, levels, zoom_factor, loop=False, targets=CENTRE_TARGETS, model=None, vae=None
     ) -> io.NodeOutput:
         zoom_factor = int(zoom_factor)
         layout = zoom_layout(NODE, zoom_factor, targets, levels, loop)

@@ -6,7 +6,7 @@ import torch
 from comfy_api.latest import io
 
 from ..blending import ZoomLayout
-from ..sampler import SigmaRange
+from ..sampler import Grounding, SigmaRange
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,10 @@ class SchedulePercent:
     start: float = 0.0
     end: float = 1.0
 
+    def given(self, start: float | None, end: float | None) -> "SchedulePercent":
+        """This range with the ends a node was given in place of its own (None: keep this one's)."""
+        return SchedulePercent(self.start if start is None else start, self.end if end is None else end)
+
     def sigmas(self, model_sampling) -> SigmaRange:
         """The same range in sigma, through the model's ``percent_to_sigma``."""
         return SigmaRange(
@@ -99,9 +103,10 @@ class PhotoGrounding:
     """Photos chained by Zoom Photo Grounding: VAE latents per level (not yet in the model's space) and settings."""
 
     photos: dict[int, torch.Tensor] = field(default_factory=dict)
-    steps: int = 5
-    strength: float = 0.1
+    steps: int = Grounding.steps
+    strength: float = Grounding.learning_rate
     when: SchedulePercent = SchedulePercent(0.0, 0.8)
+    """The paper grounds most but not all of the schedule, leaving the last steps to the model's prior."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,10 @@ class PixelConsolidation:
     """Blending and rendering through the VAE, in pixel space, for the part of the schedule ``when`` names."""
 
     vae: object
-    when: SchedulePercent
+    when: SchedulePercent = SchedulePercent(0.7, 1.0)
+    """Over the last 30% of the schedule the decoded levels agree as closely as over all of it (27.4 against
+    27.0 dB on the tiny checkpoint; the last 10%: 25.8), for 70% of its time per step (docs/quality.md,
+    ``benchmarks/bench_decoded_seams.py``)."""
 
 
 Zoom = io.Custom("P10_ZOOM")

@@ -6,6 +6,7 @@ import math
 import pathlib
 import sys
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -31,6 +32,44 @@ def run_node(comfy, node_id: str, **inputs):
     return node.execute(**inputs).result
 
 
+@dataclass(frozen=True)
+class ModelCall:
+    """One call a :func:`recording` model made: its halves (ComfyUI's ``cond_or_uncond``: 0 conditional, 1
+    unconditional, each ``len(input) // len(cond_or_uncond)`` rows), input, conditioning, output and the base
+    model it ran on."""
+
+    cond_or_uncond: list[int]
+    input: torch.Tensor
+    c: dict
+    output: torch.Tensor
+    model: object
+
+    def conditional(self) -> torch.Tensor:
+        """The conditional half of the output, its rows the call's levels in order."""
+        rows = len(self.output) // len(self.cond_or_uncond)
+        start = self.cond_or_uncond.index(0) * rows
+        return self.output[start : start + rows]
+
+
+def recording(model, calls: list):
+    """A clone of the MODEL ``model`` whose model calls append a :class:`ModelCall` to ``calls``."""
+
+    def wrapper(apply_model, args):
+        output = apply_model(args["input"], args["timestep"], **args["c"])
+        order = list(args["cond_or_uncond"])
+        calls.append(ModelCall(order, args["input"].clone(), args["c"], output.clone(), apply_model.__self__))
+        return output
+
+    clone = model.clone()
+    clone.set_model_unet_function_wrapper(wrapper)
+    return clone
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio of ``a`` against ``b``, images in ``[0, 1]``, in dB."""
+    return 10 * math.log10(1 / (a - b).pow(2).mean().item())
+
+
 def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:
     """How much each level's centre and the next level box-shrunk disagree: 0 for a consistent stack.
 
@@ -45,8 +84,9 @@ def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:
     difference = blending.overlap_difference(stack, zoom)
     if measure == "max":
         return difference.abs().max().item()
-    mse = difference.pow(2).mean().item()
-    return mse if measure == "mse" else 10 * math.log10(1 / mse)
+    if measure == "mse":
+        return difference.pow(2).mean().item()
+    return psnr(difference, torch.zeros_like(difference))
 
 
 def wait_for_history(server, prompt_id: str, timeout: float) -> dict:

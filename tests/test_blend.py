@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from helpers import plain_average, seam
 
 from powers_of_ten.blending import (
+    PAPER,
+    Consolidation,
     blend,
     box_downsample,
     consolidate_estimates,
@@ -48,12 +50,12 @@ def test_blend_keeps_fine_detail_that_plain_averaging_blurs():
     assert (blended[2:] > 5 * averaged[2:]).all()
 
 
-@pytest.mark.parametrize("settings, bound", [({"weighting": "equal", "preserve_energy": False}, 0.6), ({}, 0.9)])
-def test_blend_pulls_overlaps_together(settings, bound):
+@pytest.mark.parametrize("consolidation, bound", [(PAPER, 0.6), (Consolidation(), 0.9)])
+def test_blend_pulls_overlaps_together(consolidation, bound):
     # The paper's equal weights pull hardest; information weights leave the finer level more say (measured 0.82).
     estimates = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))
 
-    assert seam(blend(estimates, 2, **settings), measure="mse") < bound * seam(estimates, measure="mse")
+    assert seam(blend(estimates, 2, consolidation), measure="mse") < bound * seam(estimates, measure="mse")
     assert seam(consolidate_estimates(estimates, 2), measure="mse") < 1e-10
 
 

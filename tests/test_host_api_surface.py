@@ -20,7 +20,7 @@ import textwrap
 
 import pytest
 import torch
-from helpers import REPO_ROOT, run_node
+from helpers import REPO_ROOT, recording, run_node
 
 SOURCES = [REPO_ROOT / "__init__.py", *sorted((REPO_ROOT / "nodes").glob("*.py"))]
 HOST_MODULES = {
@@ -418,19 +418,15 @@ def test_guider_follows_core_when_it_swaps_in_a_non_dynamic_model(comfy, monkeyp
     assert delegate.model is not model.model
     core_inner_set_conds = comfy.samplers.CFGGuider.inner_set_conds
 
+    calls = []
+    recorded = recording(model, calls)
+
     def inner_set_conds(guider, conds):
-        if guider.model_patcher is model and any("hooks" in entry[1] for cond in conds.values() for entry in cond):
+        if guider.model_patcher is recorded and any("hooks" in entry[1] for cond in conds.values() for entry in cond):
             guider.model_patcher = delegate
         core_inner_set_conds(guider, conds)
 
     monkeypatch.setattr(comfy.samplers.CFGGuider, "inner_set_conds", inner_set_conds)
-    ran_on = []
-
-    def wrapper(apply_model, args):
-        ran_on.append(apply_model.__self__)
-        return apply_model(args["input"], args["timestep"], **args["c"])
-
-    model.set_model_unet_function_wrapper(wrapper)
     latent, zoom = run_node(host, "P10_EmptyZoomLatent", width=128, height=128, levels=4, zoom_factor="2")
     prompts = "a galaxy\na planet\na city\na street"
     (plan,) = run_node(
@@ -440,10 +436,10 @@ def test_guider_follows_core_when_it_swaps_in_a_non_dynamic_model(comfy, monkeyp
     hooked = hooks_nodes.SetModelHooksOnCond().attach_hook(plan.levels[1].positive, hooks)[0]
     plan = run_node(host, "P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=1, positive=hooked)[0]
 
-    guider = host.pack.nodes.guider.ZoomGuider(model, plan, 2.0, node="Zoom Guider")
+    guider = host.pack.nodes.guider.ZoomGuider(recorded, plan, 2.0, node="Zoom Guider")
     assert guider.model_patcher is delegate
     assert all(group.model is delegate for group in guider.groups)
     sigmas = comfy.samplers.KSampler(model, steps=1, device="cpu", sampler="euler", scheduler="normal").sigmas
     noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(0))
     guider.sample(noise, latent["samples"], comfy.samplers.sampler_object("euler"), sigmas, seed=0)
-    assert ran_on and all(base_model is delegate.model for base_model in ran_on)
+    assert calls and all(call.model is delegate.model for call in calls)

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 import torch
-from helpers import kept_above, run_node, seam
+from helpers import kept_above, recording, run_node, seam
 
 PROMPTS = ["a spiral galaxy", "a planet", "a city", "a street", "a face", "an eye"]
 SIZE, STEPS = 128, 3
@@ -22,14 +22,13 @@ class Zoom:
         self.comfy = comfy
         self.blending = comfy.pack.blending
         self.model, self.clip, _ = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(comfy.checkpoint_name)
-        self.rows: list[int] = []
+        self.calls: list = []
+        self.counting = recording(self.model, self.calls)
 
-        def wrapper(apply_model, args):
-            self.rows.append(args["input"].shape[0])
-            return apply_model(args["input"], args["timestep"], **args["c"])
-
-        self.counting = self.model.clone()
-        self.counting.set_model_unet_function_wrapper(wrapper)
+    @property
+    def rows(self) -> list[int]:
+        """The batch of every model call since the last :meth:`sample`."""
+        return [len(call.input) for call in self.calls]
 
     def run(self, node_id, **inputs):
         return run_node(self.comfy, node_id, **inputs)
@@ -52,7 +51,7 @@ class Zoom:
         ]
 
     def sample(self, zoom, latent, prompts, seed=1, max_batch=0, sampler="euler_ancestral"):
-        self.rows.clear()
+        self.calls.clear()
         return self.run(
             "P10_ZoomKSampler",
             model=self.counting,
@@ -129,9 +128,10 @@ def test_an_offcentre_zoom_extends_with_each_level_at_its_own_target(zoom):
         "P10_ExtendZoom", latent=finished, zoom=spec, levels=2, direction="deeper", targets="0.7, 0.2\n0.4, 0.6"
     )
     plan = zoom.plan(extended, PROMPTS[4:6])
-    step = zoom.comfy.pack.nodes.guider.make_zoom_guider(zoom.model, plan, 7.0, "test").step_in(
-        range(3, 6), latent["samples"]
-    )
+    guider = zoom.comfy.pack.nodes.guider.make_zoom_guider(zoom.model, plan, 7.0, "test")
+    window = zoom.comfy.pack.sampler.SamplingWindow.around(extended.layout, 16, 16, extended.fixed_mask())
+    assert window.levels == range(3, 6)
+    step = window.joint_step(guider.step, window.cut(latent["samples"]))
     for level in range(2):
         assert step.layout.child_window(16, 16, level) == extended.layout.child_window(16, 16, 3 + level)
     result = zoom.sample(extended, latent, PROMPTS[4:6])["samples"]
@@ -148,6 +148,26 @@ def test_extending_wider_keeps_every_old_level_exactly(zoom):
     assert zoom.rows == [4] * STEPS
     assert torch.equal(result[2:], finished["samples"])
     assert seam(result, 2, comfy=zoom.comfy) < 1e-4
+
+
+def test_a_photo_on_a_fixed_level_is_refused_naming_the_node(zoom):
+    finished, spec = zoom.finished(3)
+    regenerate = zoom.run("P10_RegenerateZoomLevels", zoom=spec, first_level=1, last_level=1)[0]
+    grounding = zoom.comfy.pack.nodes.types.PhotoGrounding({2: finished["samples"][2]})
+    with pytest.raises(ValueError, match="Zoom Photo Grounding: level 2 is fixed"):
+        zoom.run(
+            "P10_ZoomKSampler",
+            model=zoom.model,
+            zoom_plan=zoom.plan(regenerate, PROMPTS[1:2]),
+            latent_image=finished,
+            seed=1,
+            steps=STEPS,
+            cfg=7.0,
+            sampler_name="euler",
+            scheduler="karras",
+            denoise=1.0,
+            grounding=grounding,
+        )
 
 
 def test_regenerating_a_level_with_the_same_seed_and_prompts_gives_it_back(zoom):

@@ -14,7 +14,7 @@ import dataclasses
 
 import pytest
 import torch
-from helpers import REPO_ROOT, import_path, run_node, seam
+from helpers import REPO_ROOT, import_path, recording, run_node, seam
 
 # family: how it loads, model class ComfyUI detects, latent channels, model type, text, the family's TAESD
 FAMILIES = {
@@ -109,19 +109,6 @@ def test_the_tiny_flux_takes_this_comfyuis_flux_config_but_its_widths(families):
     assert (params.depth, params.depth_single_blocks, params.guidance_embed) == (1, 1, True)
 
 
-def recording(model, calls):
-    """A clone of ``model`` whose model calls append ``(cond_or_uncond, c, output)`` to ``calls``."""
-
-    def wrapper(apply_model, args):
-        output = apply_model(args["input"], args["timestep"], **args["c"])
-        calls.append((list(args["cond_or_uncond"]), args["c"], output.clone()))
-        return output
-
-    clone = model.clone()
-    clone.set_model_unet_function_wrapper(wrapper)
-    return clone
-
-
 def model_space(family, samples):
     return family.model.get_model_object("latent_format").process_in(samples)
 
@@ -165,12 +152,8 @@ def first_step_estimates(comfy, family, plan, latent, max_batch=0):
     sigmas = calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)[:2]
     noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
     guider.sample(noise, latent["samples"], sampler_object("euler"), sigmas, disable_pbar=True, seed=3)
-    conditional = [(order, c, output) for order, c, output in calls if 0 in order]
-    rows = []
-    for order, _, output in conditional:
-        chunk = len(output) // len(order)
-        rows.append(output[order.index(0) * chunk : (order.index(0) + 1) * chunk])
-    return torch.cat(rows), conditional
+    conditional = [call for call in calls if 0 in call.cond_or_uncond]
+    return torch.cat([call.conditional() for call in conditional]), conditional
 
 
 def test_each_levels_prompt_reaches_that_level_and_batching_is_exact(comfy, family):
@@ -197,7 +180,7 @@ def test_prompts_of_different_token_lengths_batch_exactly_on_joint_attention_mod
     lengths = {level.positive[0][0].shape[1] for level in plan.levels}
     assert len(lengths) == 2, lengths
     batched, calls = first_step_estimates(comfy, family, plan, latent)
-    assert [len(out) // len(order) for order, _, out in calls] == [2, 1], "the long prompt apart, the short together"
+    assert [len(call.conditional()) for call in calls] == [2, 1], "the long prompt apart, the short together"
     by_level, _ = first_step_estimates(comfy, family, plan, latent, max_batch=1)
     # Both in the groups' order: levels 0 and 2 (one call, or two of one level), then level 1.
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
@@ -212,7 +195,7 @@ def test_flux_guidance_reaches_each_level(comfy, families):
     ]
     _, calls = first_step_estimates(comfy, family, deepest, latent)
     # Guidance is one number per model call: levels 0-1 share a call at 2.0, level 2 has its own at 6.0.
-    assert sorted(round(c["guidance"].flatten()[0].item(), 3) for _, c, _ in calls) == [2.0, 6.0]
+    assert sorted(round(call.c["guidance"].flatten()[0].item(), 3) for call in calls) == [2.0, 6.0]
     plain, _ = first_step_estimates(comfy, family, plan, latent)
     guided, _ = first_step_estimates(comfy, family, everywhere, latent)
     assert (plain - guided).abs().max() > 1e-4, "guidance changes the estimate"

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import run_node, validation_messages
+from helpers import recording, run_node, validation_messages
 
 NODE_IDS = {
     "P10_EmptyZoomLatent",
@@ -59,19 +59,6 @@ def pack(comfy):
     return Pack(comfy)
 
 
-def recording(model, calls):
-    """A clone of ``model`` whose UNet calls append ``(cond_or_uncond, input, output)`` to ``calls``."""
-
-    def wrapper(apply_model, args):
-        output = apply_model(args["input"], args["timestep"], **args["c"])
-        calls.append((list(args["cond_or_uncond"]), args["input"].clone(), output.clone()))
-        return output
-
-    clone = model.clone()
-    clone.set_model_unet_function_wrapper(wrapper)
-    return clone
-
-
 def sample(pack, model, plan, latent, steps=2, sampler="euler_ancestral", seed=3, zoom=True):
     """Sample with the Zoom guider, or (``zoom=False``) with core's CFGGuider on level 0's prompt."""
     import comfy.samplers
@@ -87,13 +74,6 @@ def sample(pack, model, plan, latent, steps=2, sampler="euler_ancestral", seed=3
     return guider.sample(noise, latent["samples"], comfy.samplers.sampler_object(sampler), sigmas, seed=seed)
 
 
-def cond_rows(call, levels):
-    """The conditional half of a recorded UNet call (its rows are the levels, in order)."""
-    order, _, output = call
-    start = order.index(0) * levels
-    return output[start : start + levels]
-
-
 def test_a_levels_prompt_changes_that_levels_raw_estimate_first(pack):
     latent, zoom = pack.zoom()
     runs = []
@@ -102,8 +82,8 @@ def test_a_levels_prompt_changes_that_levels_raw_estimate_first(pack):
         result = sample(pack, recording(pack.model, calls), pack.plan(zoom, prompts), latent, steps=1)
         runs.append((calls[0], result))
     (first_call, first_result), (second_call, second_result) = runs
-    assert len(first_call[2]) == 8, "all 4 levels, conditional and unconditional, in one model call"
-    change = (cond_rows(first_call, 4) - cond_rows(second_call, 4)).flatten(1).abs().amax(dim=1)
+    assert len(first_call.output) == 8, "all 4 levels, conditional and unconditional, in one model call"
+    change = (first_call.conditional() - second_call.conditional()).flatten(1).abs().amax(dim=1)
     assert change[3] > 1e-3
     assert torch.all(change[:3] < 1e-6), change
     # Blending and rendering then carry the change into the coarser levels' views.
@@ -122,9 +102,9 @@ def test_override_model_drives_only_its_levels(pack, comfy):
         override = recording(override, override_calls)
         overridden = pack.run("P10_ZoomLevelOverride", zoom_plan=plan, first_level=2, last_level=3, model=override)[0]
         sample(pack, base, overridden, latent, steps=1)
-        assert [len(call[1]) for call in base_calls] == [4], "levels 0-1, conditional and unconditional"
-        assert [len(call[1]) for call in override_calls] == [4], "levels 2-3, conditional and unconditional"
-        outputs[label] = (cond_rows(base_calls[0], 2), cond_rows(override_calls[0], 2))
+        assert [len(call.input) for call in base_calls] == [4], "levels 0-1, conditional and unconditional"
+        assert [len(call.input) for call in override_calls] == [4], "levels 2-3, conditional and unconditional"
+        outputs[label] = (base_calls[0].conditional(), override_calls[0].conditional())
     torch.testing.assert_close(outputs["lora"][0], outputs["plain"][0], rtol=0, atol=1e-6)
     assert (outputs["lora"][1] - outputs["plain"][1]).abs().max() > 1e-3, "the LoRA's weights drove levels 2-3"
 
@@ -211,12 +191,12 @@ def conditional_estimates_by_level(calls, noise):
     """
     flat_noise = torch.nn.functional.normalize(noise.flatten(1), dim=1)
     by_level = {}
-    for order, inputs, output in calls:
-        rows_per_chunk = len(inputs) // len(order)
-        for row in range(len(inputs)):
-            if order[row // rows_per_chunk] == 0:
-                direction = torch.nn.functional.normalize(inputs[row].flatten().float(), dim=0)
-                by_level[int((flat_noise @ direction).argmax())] = output[row]
+    for call in calls:
+        rows_per_chunk = len(call.input) // len(call.cond_or_uncond)
+        for row in range(len(call.input)):
+            if call.cond_or_uncond[row // rows_per_chunk] == 0:
+                direction = torch.nn.functional.normalize(call.input[row].flatten().float(), dim=0)
+                by_level[int((flat_noise @ direction).argmax())] = call.output[row]
     return by_level
 
 

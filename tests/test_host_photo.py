@@ -1,11 +1,10 @@
 """Photo-grounded zoom and pixel-space consolidation in a real ComfyUI, with the real TAESD and real photos."""
 
 import logging
-import math
 
 import pytest
 import torch
-from helpers import photo_stack, relative_seams, run_node, seam
+from helpers import photo_stack, psnr, relative_seams, run_node, seam
 from skimage import data
 
 SIZE = 128
@@ -18,10 +17,6 @@ def as_image(array, size=SIZE):
     top, left = (image.shape[-2] - side) // 2, (image.shape[-1] - side) // 2
     square = image[..., top : top + side, left : left + side]
     return torch.nn.functional.interpolate(square, size=(size, size), mode="area").movedim(1, -1)
-
-
-def psnr(a, b):
-    return 10 * math.log10(1 / (a - b).pow(2).mean().item())
 
 
 class Zoom:

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import FIELD_SIZE, FieldPrior, kept_above, level_seam_ratios, sample_field_zoom
+from helpers import FIELD_SIZE, FieldPrior, karras_sigmas, kept_above, level_seam_ratios, sample_field_zoom
 
 from powers_of_ten.blending import (
     ZoomLayout,
@@ -13,7 +13,7 @@ from powers_of_ten.blending import (
     render_zoom_frames,
     zoom_positions,
 )
-from powers_of_ten.sampler import FixedLevels, involved_levels
+from powers_of_ten.sampler import FixedLevels, Grounding, JointStep, SamplingWindow, involved_levels, sample_zoom_stack
 
 SIZE = FIELD_SIZE
 
@@ -139,6 +139,39 @@ def test_fixed_levels_are_not_evaluated_beyond_their_reach():
     assert involved_levels(layout, SIZE, SIZE, torch.tensor([True, True, False, True, True, True, True])) == range(0, 5)
     assert involved_levels(ZoomLayout(4, cyclic=True), SIZE, SIZE, mask) == range(8)
     assert not involved_levels(layout, SIZE, SIZE, torch.ones(3, dtype=torch.bool))
+
+
+def test_a_window_samples_its_levels_alone_and_goes_back_rendered_once():
+    layout = ZoomLayout(4)
+    old = sample_field_zoom(6, layout, seed=0)
+    values = torch.cat([old, torch.zeros_like(old[:2])])
+    mask = torch.tensor([True] * 6 + [False] * 2)
+    window = SamplingWindow.around(layout, SIZE, SIZE, mask)
+    assert window.levels == range(4, 8)
+    step = window.joint_step(JointStep(layout), window.cut(values))
+    noise = torch.randn(window.cut(values).shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    field = FieldPrior(SIZE, SIZE)
+    samples = sample_zoom_stack(field.denoise, noise, karras_sigmas(20), step, generator=torch.Generator())
+    result = window.paste(samples, values, layout)
+    assert kept_above(result, old, layout)
+    assert overlap_difference(result, layout).abs().max() < 1e-12
+    # Pasting only into the levels above the window is the whole zoom rendered again, to rounding.
+    whole = values.clone()
+    whole[4:] = samples
+    again = FixedLevels(values, mask).keep(render_image(whole, layout, pinned=mask), layout)
+    torch.testing.assert_close(result, again, rtol=0, atol=1e-12)
+
+
+def test_a_window_refuses_a_photo_on_a_fixed_level_and_a_zoom_with_nothing_to_sample():
+    layout = ZoomLayout(2)
+    mask = torch.tensor([True, False, True])
+    window = SamplingWindow.around(layout, SIZE, SIZE, mask)
+    photo = torch.zeros(3, SIZE, SIZE)
+    step = JointStep(layout, grounding=Grounding({2: photo}))
+    with pytest.raises(ValueError, match="level 2 is fixed"):
+        window.joint_step(step, torch.zeros(len(window.levels), 3, SIZE, SIZE))
+    with pytest.raises(ValueError, match="every level of the zoom is fixed"):
+        SamplingWindow.around(layout, SIZE, SIZE, torch.ones(3, dtype=torch.bool))
 
 
 def test_pinned_levels_pass_through_blending():

@@ -62,3 +62,22 @@ def test_dependencies_are_declared_once_and_only_what_is_imported():
     assert imported - COMFYUI_MODULES - COMFYUI_INSTALLS <= declared, "declare it in pyproject.toml"
     assert declared <= imported, f"declared but never imported: {declared - imported}"
     assert not (REPO_ROOT / "requirements.txt").exists(), "dependencies live in pyproject.toml alone"
+
+
+# The mechanics of sampling part of a zoom (sampler/window.py, sampler/fixed.py): which levels take part, the
+# layout of a part, holding and keeping fixed levels, what a finer level covers.
+WINDOWING_NAMES = {"FixedLevels", "involved_levels"}
+WINDOWING_METHODS = {"part", "hold", "keep", "covering_window"}
+
+
+def test_nodes_leave_windowing_to_the_sampler():
+    for path in sorted((REPO_ROOT / "nodes").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute):
+                used = node.attr if node.attr in WINDOWING_METHODS | WINDOWING_NAMES else None
+            elif isinstance(node, ast.Name | ast.alias):
+                used = getattr(node, "id", None) or node.name
+                used = used if used in WINDOWING_NAMES else None
+            else:
+                continue
+            assert used is None, f"{path.relative_to(REPO_ROOT)}:{node.lineno} uses {used}: sampler/ does that"
