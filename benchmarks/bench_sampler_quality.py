@@ -26,9 +26,14 @@ upsampled crops (MultiDiffusion-style):
 The first lines give the same figures for exact consistent stacks (drawn by
 Gaussian conditioning, level by level): what a perfect joint sampler reaches.
 
+With ``--per-octave`` it prints instead, for the pack's joint step alone, every
+octave of every deeper level over independent sampling: the median over seeds
+and the spread (min-max), octave 0 the finest; ``*`` marks the octaves a level
+shares with two or more coarser levels, where averaging across levels weighs most.
+
     python benchmarks/bench_sampler_quality.py [--samplers euler dpmpp_2m ...] [--steps 10 20 30 50]
         [--zoom-factors 2 4] [--layouts centre corners] [--channels 16] [--size 64] [--levels 4] [--seeds 1]
-        [--threads N]
+        [--threads N] [--per-octave]
 """
 
 import argparse
@@ -100,6 +105,9 @@ def main():
     parser.add_argument("--size", type=int, default=64, help="latent side")
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument(
+        "--per-octave", action="store_true", help="every octave of every deeper level, pack only (see above)"
+    )
     args = parse_arguments(parser)
     host = boot_comfyui()
     import comfy.k_diffusion.sampling
@@ -196,6 +204,36 @@ def main():
             "indep",
             "s",
         )
+        if args.per_octave:
+            # Octave b of level i is seen by level i - k when b >= k log2 p and k is within the blending depth.
+            depth = layout.blend_depth(args.size, args.size, args.levels)
+            several = 2 * layout.octaves_per_level if depth >= 2 else None
+            log.info(
+                "%-26s %5s | each deeper level: octave 0 (finest) … %d, median (min-max) over %d seed(s)",
+                "sampler",
+                "steps",
+                octaves,
+                args.seeds,
+            )
+            for name in samplers:
+                for steps in args.steps:
+                    sigmas = comfy.samplers.calculate_sigmas(sampling, "karras", steps)
+                    ratios = []
+                    for seed in range(args.seeds):
+                        reference, _ = run(independent_guider(), name, sigmas, seed)
+                        views, _ = run(zoom_guider("pack", layout), name, sigmas, seed)
+                        ratios.append(band_energy(views, octaves) / band_energy(reference, octaves))
+                    ratios = torch.stack(ratios)
+                    median = ratios.quantile(0.5, dim=0)
+                    low, high = ratios.amin(dim=0), ratios.amax(dim=0)
+                    for level in range(1, args.levels):
+                        cells = [
+                            f"{median[level, band]:.2f}({low[level, band]:.2f}-{high[level, band]:.2f})"
+                            + ("*" if several is not None and level >= 2 and band >= several else " ")
+                            for band in range(octaves + 1)
+                        ]
+                        log.info("%-26s %5d | level %d: %s", name, steps, level, " ".join(cells))
+            continue
         for name in samplers:
             for steps in args.steps:
                 start = time.perf_counter()

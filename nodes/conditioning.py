@@ -108,13 +108,51 @@ def token_lengths(level) -> tuple[int, ...]:
     return tuple(tensor.shape[1] for tensor, _ in (*level.positive, *level.negative))
 
 
-def fits(lengths: list[tuple[int, ...]]) -> bool:
-    """Whether sequences of these lengths stack by repetition within :data:`REPEAT_LIMIT`."""
-    return all(math.lcm(*column) // min(column) <= REPEAT_LIMIT for column in zip(*lengths))
+def probe_key(entry) -> tuple:
+    """What :func:`repeats_tokens` can tell apart in one conditioning entry: its tensor's layout and which options
+    it carries, of which types. Entries alike in these give the same answer, so one probe serves them all."""
+    tensor, options = entry
+    carried = tuple(
+        sorted(
+            (key, type(value).__name__, tuple(value.shape) if isinstance(value, torch.Tensor) else None)
+            for key, value in options.items()
+        )
+    )
+    return tuple(tensor.shape[2:]), tensor.dtype, tensor.device, carried
+
+
+class Chunk:
+    """Levels of one model call in the making, with what the next level's lengths must fit (:data:`REPEAT_LIMIT`).
+
+    Per token-sequence column it keeps the lengths' least common multiple and
+    the shortest: adding a level then costs one step per column, however many
+    levels the chunk holds.
+    """
+
+    def __init__(self, index: int, lengths: tuple[int, ...]):
+        self.indices = [index]
+        self.lcms, self.mins = list(lengths), list(lengths)
+
+    def takes(self, lengths: tuple[int, ...]) -> bool:
+        return all(
+            math.lcm(lcm, length) // min(shortest, length) <= REPEAT_LIMIT
+            for lcm, shortest, length in zip(self.lcms, self.mins, lengths)
+        )
+
+    def add(self, index: int, lengths: tuple[int, ...]) -> None:
+        self.indices.append(index)
+        self.lcms = [math.lcm(lcm, length) for lcm, length in zip(self.lcms, lengths)]
+        self.mins = [min(shortest, length) for shortest, length in zip(self.mins, lengths)]
 
 
 def group_levels(plan, default_model, node: str, max_batch: int | None = None) -> list[LevelGroup]:
     """Group a plan's levels by model and batchable conditioning, in level order.
+
+    Each level goes into the first chunk of its model and signature that has
+    room (``max_batch``) and whose token lengths it fits, else starts a chunk.
+    Linear in the levels: the model's conditioning is probed once per model and
+    kind of entry (:func:`probe_key`), chunks keep their lengths' summary
+    (:class:`Chunk`), and only chunks with room are looked at.
 
     Args:
         plan: a :class:`~.types.ZoomPlan`.
@@ -127,36 +165,37 @@ def group_levels(plan, default_model, node: str, max_batch: int | None = None) -
         not evaluated); the common case (one model, plain text prompts of one
         length) is a single group of all levels, or chunks of ``max_batch`` levels.
     """
+    probes: dict[tuple, bool] = {}
     repeats: dict[int, bool] = {}
-    groups: dict[tuple, list[list[int]]] = {}
     sampled = [(index, level) for index, level in enumerate(plan.levels) if level is not None]
     for index, level in sampled:
         model = level.model if level.model is not None else default_model
         for entry in (*level.positive, *level.negative):
-            allowed = repeats_tokens(model, entry, node, index)
-            repeats[id(model)] = repeats.get(id(model), allowed) and allowed
+            key = (id(model), probe_key(entry))
+            if key not in probes:
+                probes[key] = repeats_tokens(model, entry, node, index)
+            repeats[id(model)] = repeats.get(id(model), True) and probes[key]
+    chunks: dict[tuple, list[Chunk]] = {}
+    open_chunks: dict[tuple, list[Chunk]] = {}
     for index, level in sampled:
         model = level.model if level.model is not None else default_model
         allowed = repeats[id(model)]
         positive, negative = batch_signature(level.positive, allowed), batch_signature(level.negative, allowed)
         batchable = positive is not None and negative is not None
         key = (id(model), positive, negative) if batchable else (id(model), "alone", index)
-        chunks = groups.setdefault(key, [])
-        home = next(
-            (
-                chunk
-                for chunk in chunks
-                if (max_batch is None or len(chunk) < max_batch)
-                and fits([token_lengths(plan.levels[i]) for i in (*chunk, index)])
-            ),
-            None,
-        )
+        lengths = token_lengths(level)
+        candidates = open_chunks.setdefault(key, [])
+        home = next((chunk for chunk in candidates if chunk.takes(lengths)), None)
         if home is None:
-            chunks.append([index])
+            home = Chunk(index, lengths)
+            chunks.setdefault(key, []).append(home)
+            candidates.append(home)
         else:
-            home.append(index)
+            home.add(index, lengths)
+        if max_batch is not None and len(home.indices) >= max_batch:
+            candidates.remove(home)
     result = []
-    for indices in (chunk for chunks in groups.values() for chunk in chunks):
+    for indices in (chunk.indices for keyed in chunks.values() for chunk in keyed):
         levels = [plan.levels[i] for i in indices]
         model = levels[0].model if levels[0].model is not None else default_model
         if len(levels) == 1:
