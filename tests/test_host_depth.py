@@ -50,7 +50,7 @@ class Zoom:
             0
         ]
 
-    def sample(self, zoom, latent, prompts, seed=1, max_batch=0, sampler="euler_ancestral"):
+    def sample(self, zoom, latent, prompts, seed=1, max_batch=0, sampler="euler_ancestral", **extra):
         self.calls.clear()
         return self.run(
             "P10_ZoomKSampler",
@@ -64,6 +64,7 @@ class Zoom:
             scheduler="karras",
             denoise=1.0,
             max_batch=max_batch,
+            **extra,
         )[0]
 
     def finished(self, levels, zoom_factor=2):
@@ -155,19 +156,7 @@ def test_a_photo_on_a_fixed_level_is_refused_naming_the_node(zoom):
     regenerate = zoom.run("P10_RegenerateZoomLevels", zoom=spec, first_level=1, last_level=1)[0]
     grounding = zoom.comfy.pack.nodes.types.PhotoGrounding({2: finished["samples"][2]})
     with pytest.raises(ValueError, match="Zoom Photo Grounding: level 2 is fixed"):
-        zoom.run(
-            "P10_ZoomKSampler",
-            model=zoom.model,
-            zoom_plan=zoom.plan(regenerate, PROMPTS[1:2]),
-            latent_image=finished,
-            seed=1,
-            steps=STEPS,
-            cfg=7.0,
-            sampler_name="euler",
-            scheduler="karras",
-            denoise=1.0,
-            grounding=grounding,
-        )
+        zoom.sample(regenerate, finished, PROMPTS[1:2], grounding=grounding)
 
 
 def test_regenerating_a_level_with_the_same_seed_and_prompts_gives_it_back(zoom):
