@@ -15,7 +15,7 @@ WEIGHTINGS = ("information", "equal")
 
 @dataclass(frozen=True)
 class Consolidation:
-    """The choices blend-then-render makes where the paper is open (README, "Choices where the paper is open").
+    """The choices blend-then-render makes where the paper is open (docs/design.md, "Choices where the paper is open").
 
     Attributes:
         weighting: one of :data:`WEIGHTINGS`. ``"information"``: a level ``k``
@@ -99,7 +99,7 @@ def consolidate_estimates(
         estimates: clean-image estimates, one per level.
         zoom: the layout, or the zoom factor ``p``.
         consolidation: the choices where the paper is open; :data:`PAPER` for the paper's own.
-        pinned: ``(N,)`` bool, levels held fixed (README, "Extend, regenerate, loop"):
+        pinned: ``(N,)`` bool, levels held fixed (docs/design.md, "Fixed levels"):
             every band a pinned level observes is taken from it alone (passed
             down from parent to child), so the levels sampled below it continue it, and it comes back as it was
             wherever no finer unpinned level is pasted over it.

@@ -26,7 +26,7 @@ MIN_FOOTPRINT = 2
 """Smallest footprint (pixels, per dimension) with which a deeper level takes
 part in blending. A one-pixel footprint carries only a mean colour, and on an
 even-sized level it cannot be centred on whole pixels (the paper leaves the
-minimum footprint open; README, "Choices where the paper is open")."""
+minimum footprint open; docs/design.md, "Choices where the paper is open")."""
 
 
 @dataclass(frozen=True)

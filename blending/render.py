@@ -11,7 +11,7 @@ from .pyramid import box_downsample, build_laplacian_pyramid, upsample
 
 RING_WIDTH = 4.0
 """How far a coarser level's ring continues the finer level pasted into it, per band: band ``b`` (pixel
-scale ``2^b``) is carried over ``RING_WIDTH * 2^b`` pixels. Measured (README, "The ring"): on the exact prior
+scale ``2^b``) is carried over ``RING_WIDTH * 2^b`` pixels. Measured (docs/design.md, "The ring"): on the exact prior
 4 brings sampled zooms' seam ratio to 0.95-1.06 (2: 1.01-1.13) with as much energy in every octave or more;
 on TAESD-decoded photo stacks it keeps every border within 2.6x the photo's own (2: 3.6x), where a wider
 ring's slower fade hides the decoder's blur of an edge that lies just outside the footprint."""
@@ -101,7 +101,7 @@ def overlap_difference(stack: torch.Tensor, zoom: ZoomLayout | int) -> torch.Ten
     """Where consecutive levels disagree: each level's footprint minus the next level, box-shrunk.
 
     Zero for a consistent stack (any output of :func:`render_image`). This is
-    the measure the tests, the benchmarks and the README use for consistency;
+    the measure the tests, the benchmarks and docs/quality.md use for consistency;
     take ``.abs().max()`` or ``.pow(2).mean()`` (and a PSNR from it) as needed.
     Around a loop the deepest level's footprint is compared with level 0 too.
 

@@ -1,7 +1,7 @@
 """Extend Zoom and Regenerate Zoom Levels: continue a finished zoom, or redo some of its levels.
 
-Both hand the samplers a ZOOM whose other levels are fixed (README, "Extend,
-regenerate, loop"): the samplers hold those at the latent's values and sample
+Both hand the samplers a ZOOM whose other levels are fixed (docs/design.md, "Fixed
+levels"): the samplers hold those at the latent's values and sample
 the rest to continue them (:mod:`~..sampler.fixed`).
 """
 

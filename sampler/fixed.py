@@ -1,6 +1,6 @@
 """Levels held fixed while the others are sampled: extending a finished zoom, regenerating some of its levels.
 
-One mechanism serves both (README, "Extend, regenerate, loop"): the fixed
+One mechanism serves both (docs/design.md, "Fixed levels"): the fixed
 levels' clean values stand in for their estimates at every step, every band a
 fixed level observes is taken from it alone when blending
 (:func:`~..blending.consolidate_estimates` with ``pinned``), so the sampled

@@ -21,7 +21,7 @@ from .schedule import SigmaRange
 
 @dataclass(frozen=True)
 class PixelSpace:
-    """Consolidation through the decoded images of a latent model (README, "Pixel-space consolidation").
+    """Consolidation through the decoded images of a latent model (docs/quality.md, "Seamless where you look").
 
     Attributes:
         decode: latents ``(N, C, h, w)`` -> images ``(N, C', H, W)``.
