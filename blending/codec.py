@@ -1,4 +1,4 @@
-"""Consolidating latent estimates in pixel space, through a decoder and encoder (docs/quality.md, "Seamless").
+"""Consolidating latent estimates in pixel space, through a decoder (docs/design.md, "Pixel-space consolidation").
 
 A latent shrunk by box averaging is not the latent of the shrunk image, so
 rendering latents pastes a distorted copy of each finer level into the coarser

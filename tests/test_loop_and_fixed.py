@@ -47,7 +47,7 @@ def test_rendered_noise_around_a_loop_stays_unit_variance_and_white():
     centre[7:9, 7:9] = True
     assert (variance[..., ~centre] - 1).abs().max() < 0.16
     # The 2 x 2 pixels holding the loop's own centre average a block that contains themselves: their
-    # variance is (1 - p^-2N) / (1 - p^-N)^2, 1.29 here, 1.03 for p^N = 64 (docs/quality.md, loops).
+    # variance is (1 - p^-2N) / (1 - p^-N)^2, 1.29 here, 1.03 for p^N = 64 (docs/quality.md, "Loops").
     bound = (1 - 2**-6) / (1 - 2**-3) ** 2
     assert abs(variance[..., centre].mean().item() - bound) < 0.05
     for shifted, base in ((rendered[..., 1:, :], rendered[..., :-1, :]), (rendered[..., 1:], rendered[..., :-1])):
