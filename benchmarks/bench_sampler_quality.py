@@ -47,7 +47,14 @@ import torch
 from common import REPO_ROOT, boot_comfyui, log, parse_arguments
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-from helpers import FieldPrior, band_energy, octave_groups, plain_average, seam_ratio  # noqa: E402
+from helpers import (  # noqa: E402
+    FieldPrior,
+    band_energy,
+    level_seam_ratios,
+    octave_groups,
+    plain_average,
+    seam_ratio,
+)
 
 
 def prior_model(model, prior: FieldPrior, calls: list):
@@ -91,6 +98,23 @@ def figures(views, reference, layout, octaves, calls) -> Figures:
     deep = ratio[1:]
     groups = {name: deep[:, bands].mean().item() for name, bands in octave_groups(layout.zoom_factor, octaves).items()}
     return Figures(seam_ratio(views, layout), calls=calls, **groups)
+
+
+def log_octave_rows(name, steps, ratios: torch.Tensor, several: int | None):
+    """One line per deeper level: each octave's median (min-max) over seeds; ``ratios`` ``(seeds, N, octaves + 1)``.
+
+    ``*`` marks the octaves from ``several`` on of levels 2 and deeper, those a level shares with two or more
+    coarser levels.
+    """
+    median = ratios.quantile(0.5, dim=0)
+    low, high = ratios.amin(dim=0), ratios.amax(dim=0)
+    for level in range(1, ratios.shape[1]):
+        cells = [
+            f"{median[level, band]:.2f}({low[level, band]:.2f}-{high[level, band]:.2f})"
+            + ("*" if several is not None and level >= 2 and band >= several else " ")
+            for band in range(ratios.shape[2])
+        ]
+        log.info("%-26s %5s | level %d: %s", name, steps, level, " ".join(cells))
 
 
 def main():
@@ -215,24 +239,33 @@ def main():
                 octaves,
                 args.seeds,
             )
+
+            # What an exact joint sampler shows: exact consistent stacks over independent exact samples, drawn
+            # with unrelated noise, so their spread is wider than that of a sampler against itself.
+            exact_ratios = []
+            for seed in range(args.seeds):
+                generator = torch.Generator().manual_seed(1000 + seed)
+                stack = prior.consistent_stack(args.levels, args.channels, layout, generator)
+                exact_ratios.append(band_energy(stack, octaves) / band_energy(prior.sample(shape, generator), octaves))
+            log_octave_rows("exact consistent stacks", "", torch.stack(exact_ratios), several)
             for name in samplers:
                 for steps in args.steps:
                     sigmas = comfy.samplers.calculate_sigmas(sampling, "karras", steps)
-                    ratios = []
+                    ratios, seams = [], []
                     for seed in range(args.seeds):
                         reference, _ = run(independent_guider(), name, sigmas, seed)
                         views, _ = run(zoom_guider("pack", layout), name, sigmas, seed)
                         ratios.append(band_energy(views, octaves) / band_energy(reference, octaves))
-                    ratios = torch.stack(ratios)
-                    median = ratios.quantile(0.5, dim=0)
-                    low, high = ratios.amin(dim=0), ratios.amax(dim=0)
-                    for level in range(1, args.levels):
-                        cells = [
-                            f"{median[level, band]:.2f}({low[level, band]:.2f}-{high[level, band]:.2f})"
-                            + ("*" if several is not None and level >= 2 and band >= several else " ")
-                            for band in range(octaves + 1)
-                        ]
-                        log.info("%-26s %5d | level %d: %s", name, steps, level, " ".join(cells))
+                        seams.append(level_seam_ratios(views, layout))
+                    ratios, seams = torch.stack(ratios), torch.stack(seams)
+                    log.info(
+                        "%-26s %5d | seams of views 0..%d: %s",
+                        name,
+                        steps,
+                        args.levels - 2,
+                        " ".join(f"{seam:.2f}" for seam in seams.quantile(0.5, dim=0)),
+                    )
+                    log_octave_rows(name, steps, ratios, several)
             continue
         for name in samplers:
             for steps in args.steps:
