@@ -38,6 +38,25 @@ def quality(step: JointStep, eta: float, seed: int = 0) -> dict[str, float]:
     }
 
 
+def octave_energy(zoom_factor: int, eta: float, seeds: int = 4, channels: int = 32) -> torch.Tensor:
+    """Every octave of every level over independent sampling's, pooled over ``seeds`` runs: ``(N, OCTAVES + 1)``.
+
+    Pooled (energy summed over runs before the ratio), since one run's coarsest octaves hold a few pixels per field.
+    """
+    field, sigmas = FieldPrior(SIZE, SIZE), karras_sigmas(STEPS)
+    joint = reference = 0
+    for seed in range(seeds):
+        shape = (LEVELS, channels, SIZE, SIZE)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        draws = seed + 100
+        step, generator = JointStep(zoom_factor), torch.Generator().manual_seed(draws)
+        sampled = sample_zoom_stack(field.denoise, noise, sigmas, step, eta=eta, generator=generator)
+        joint = joint + band_energy(sampled, OCTAVES)
+        independent = independent_sampling(field.denoise, noise, sigmas, torch.Generator().manual_seed(draws), eta)
+        reference = reference + band_energy(independent, OCTAVES)
+    return joint / reference
+
+
 def paper(zoom_factor: int) -> JointStep:
     return JointStep(zoom_factor, consolidation=PAPER, rendered_initial_noise=False)
 
@@ -61,6 +80,17 @@ def test_ancestral_sampling_keeps_the_shared_octaves(zoom_factor):
     assert theirs["mid"] < 0.9
     assert ours["mid"] > 0.93 and ours["high"] > 0.95
     assert ours["seam"] < 1.15 < theirs["seam"]
+
+
+@pytest.mark.parametrize("zoom_factor", [2, 4])
+def test_the_default_sampler_keeps_every_octave_of_every_level(zoom_factor):
+    # Euler ancestral (Zoom KSampler's default), 4 runs of 32 fields per level. Measured: every octave of levels
+    # 1-3 within 0.87-1.10 (p = 2) and 0.91-1.06 (p = 4); before the ring's reach was held to half the window,
+    # p = 4 put 1.36 into level 1's octave 3 and 1.65 into its low-pass. The coarsest band several levels share
+    # (octave 4 of levels 2 and 3) keeps 0.87-0.90 at p = 2 and 0.91-0.95 at p = 4: short of the 0.95 aimed for.
+    ratio = octave_energy(zoom_factor, eta=1.0)[1:]
+    assert ratio.min() > 0.85 and ratio.max() < 1.15, ratio
+    assert ratio[1:, OCTAVES - 1].min() > 0.85, ratio
 
 
 @pytest.mark.parametrize("zoom_factor", [2, 4])

@@ -70,6 +70,23 @@ def test_the_ring_continues_the_pasted_level(zoom_factor):
     assert change[..., :2, :2].mean() < 0.05 * change[..., window.top - 1, window.cols].mean()
 
 
+def test_the_ring_reaches_half_the_window_past_it():
+    # At p = 4 the footprint is 16 px of a 64 px level with 24 px of ring on each side. Carried further than
+    # half the window, the coarse bands' change put 1.4-2.7x independent sampling's energy into the shared
+    # octaves (docs/design.md, "The ring").
+    stack = FieldPrior(64, 64).sample((3, 4, 64, 64), torch.Generator().manual_seed(9))
+    views, pasted = render_image(stack, 4), paste(stack, 4)
+    window = ZoomLayout(4).child_window(64, 64, 0)
+    reach = window.height // 2
+    beyond = torch.ones(64, 64, dtype=torch.bool)
+    rows = slice(window.top - reach, window.top + window.height + reach)
+    beyond[rows, window.left - reach : window.left + window.width + reach] = False
+    assert torch.equal(views[:2, :, beyond], pasted[:2, :, beyond])
+    near = ~beyond
+    near[window.rows, window.cols] = False
+    assert (views[:2, :, near] - pasted[:2, :, near]).abs().mean() > 0.01
+
+
 def test_views_kept_in_range_still_nest_exactly():
     # Images: the ring's continuation can overshoot [0, 1]; clamping inside the render keeps the nesting.
     stack = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(8)).mul(1.4).sub(0.2)
