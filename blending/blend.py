@@ -136,14 +136,15 @@ def blend_levels(
     levels, _, height, width = x.shape
     max_depth = layout.blend_depth(height, width, levels)
     pyramid_depth = max_depth * layout.octaves_per_level
+    if pyramid_depth == 0:
+        return x
     levels_at = layout.unrolled(levels, coarser=max_depth)
     if layout.cyclic:
         x = x[levels_at]
         pinned = None if pinned is None else pinned[levels_at]
     count = x.shape[0]
 
-    # The sums start as the levels' own bands, added to in place: every band is a new tensor except, in a
-    # pyramid of depth 0, the low-pass (x itself), and then there is no coarser level to add.
+    # The sums start as the levels' own bands (new tensors, x is not among them), added to and divided in place.
     band_sums = build_laplacian_pyramid(x, pyramid_depth)
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in band_sums]
     energy_sums = [_energy(band) for band in band_sums] if consolidation.preserve_energy else None
@@ -154,12 +155,12 @@ def blend_levels(
             crops = x[members.start - depth : members.stop - depth, :, window.rows, window.cols]
             for offset, band in enumerate(build_laplacian_pyramid(crops, pyramid_depth - first_band)):
                 index = first_band + offset
-                band_sums[index][members] += weight * band
+                band_sums[index][members].add_(band, alpha=weight)
                 weight_sums[index][members] += weight
                 if consolidation.preserve_energy:
-                    energy_sums[index][members] += weight * _energy(band)
+                    energy_sums[index][members].add_(_energy(band), alpha=weight)
 
-    averaged = [total / weights for total, weights in zip(band_sums, weight_sums)]
+    averaged = [total.div_(weights) for total, weights in zip(band_sums, weight_sums)]
     if consolidation.preserve_energy:
         averaged = [
             _keep_energy(band, energy / weights, weights > 1)
@@ -233,15 +234,16 @@ def _carry_pins(
 
 def _energy(band: torch.Tensor) -> torch.Tensor:
     """Mean square of each level's band, per channel: ``(N, C, h, w)`` -> ``(N, C, 1, 1)``."""
-    return band.pow(2).mean(dim=(-2, -1), keepdim=True)
+    # A norm reduces without a squared copy of the band.
+    return torch.linalg.vector_norm(band, dim=(-2, -1), keepdim=True).square_().div_(band.shape[-2] * band.shape[-1])
 
 
 def _keep_energy(band: torch.Tensor, target: torch.Tensor, averaged: torch.Tensor) -> torch.Tensor:
-    """``band`` rescaled to ``target`` energy where it is an average of several observations.
+    """``band`` rescaled in place to ``target`` energy where it is an average of several observations.
 
     Where the observations agree the average already has their energy and the
     gain is 1, which is what keeps a consistent stack a fixed point.
     """
     current = _energy(band)
     gain = torch.where(current > 0, (target / current.clamp(min=torch.finfo(band.dtype).tiny)).sqrt(), 1.0)
-    return band * torch.where(averaged, gain, 1.0)
+    return band.mul_(torch.where(averaged, gain, 1.0))

@@ -48,7 +48,10 @@ def build_laplacian_pyramid(image: torch.Tensor, depth: int) -> list[torch.Tenso
     low = image
     for _ in range(depth):
         coarser = box_downsample(low, 2)
-        bands.append(low - upsample(coarser))
+        # Into the expansion's own memory: one new full-size tensor per band, not two (on the CPU each new large
+        # tensor is fresh pages, which is what made the joint step grow faster than the number of levels).
+        expanded = upsample(coarser)
+        bands.append(torch.sub(low, expanded, out=expanded))
         low = coarser
     bands.append(low)
     return bands
@@ -65,5 +68,5 @@ def collapse_laplacian_pyramid(pyramid: list[torch.Tensor]) -> torch.Tensor:
     """
     image = pyramid[-1]
     for band in reversed(pyramid[:-1]):
-        image = band + upsample(image)
+        image = upsample(image).add_(band)
     return image

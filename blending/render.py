@@ -205,7 +205,7 @@ def _ring_continuation(
     expanded = bands[-1]
     for band in reversed(bands[:-1]):
         expanded = torch.cat([upsample(expanded), band])
-    return (expanded * fades.to(expanded)).sum(dim=0)
+    return expanded.mul_(fades.to(expanded)).sum(dim=0)
 
 
 def _octaves(height: int, width: int) -> int:
