@@ -3,10 +3,14 @@
 A zoom position ``s`` shows ``p^-s`` of level 0's field of view
 (see :mod:`.frames`). Perceived zoom speed is the rate of change of the log of
 the field of view, which is linear in ``s``: a linear ``s(t)`` zooms at a
-constant perceived speed, one level every ``seconds_per_level``.
+constant perceived speed, one level every ``seconds_per_level``. With a time
+per level, or holds, ``s(t)`` is the monotone cubic (Fritsch & Carlson 1980)
+through the times the zoom reaches each level: its speed changes smoothly
+from one level's to the next's and comes to rest at a hold, with no jump.
 """
 
 import math
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -27,7 +31,7 @@ _EASING_FUNCTIONS = {
 def zoom_positions(
     levels: int,
     fps: float,
-    seconds_per_level: float,
+    seconds_per_level: float | Sequence[float],
     *,
     easing: str = "linear",
     direction: str = "in",
@@ -36,13 +40,20 @@ def zoom_positions(
     first_level: float = 0.0,
     last_level: float | None = None,
     loop: bool = False,
+    holds: Mapping[int, float] | None = None,
 ) -> torch.Tensor:
     """The zoom position of every frame of a zoom video.
 
     The zoom travels from ``first_level`` to ``last_level`` in
-    ``round(|last_level - first_level| * seconds_per_level * fps)`` steps, so
-    it starts and ends exactly on those levels; ``easing`` shapes the speed
-    along the way. ``direction="out"`` plays the same path backwards and
+    ``round(duration * fps)`` steps, so it starts and ends exactly on those
+    levels. The duration is ``|last_level - first_level| * seconds_per_level``
+    for one number; with one number per level, level ``i`` to ``i + 1`` takes
+    ``seconds_per_level[i]``, and the speed eases from each level's to the
+    next's around the crossing (a monotone cubic through the crossing times,
+    so there is no jump in speed). ``holds`` stops the zoom at chosen levels
+    for as long as they say, slowing into and out of each; holds at the
+    ends are ``hold_start`` and ``hold_end``. ``easing`` then shapes the speed
+    of the whole path, holds included. ``direction="out"`` plays the same path backwards and
     ``"in_out"`` plays it forwards and then backwards (the turning frame once),
     ending where it started. Positions feed
     :func:`~.frames.render_zoom_frames` (the paper's zoom videos, project page).
@@ -55,7 +66,8 @@ def zoom_positions(
     Args:
         levels: number of levels ``N`` of the zoom stack.
         fps: frames per second.
-        seconds_per_level: time to zoom through one level (a factor ``p``) at average speed.
+        seconds_per_level: time to zoom through one level (a factor ``p``) at average speed; or one
+            time per level ``0 … N - 2``, the time from that level to the next.
         easing: one of :data:`EASINGS`; ``"linear"`` keeps the perceived speed constant.
         direction: one of :data:`DIRECTIONS`.
         hold_start: extra frames that repeat the video's first frame.
@@ -64,7 +76,8 @@ def zoom_positions(
         first_level: the widest position of the zoom, in ``[0, N - 1]``.
         last_level: the deepest position, above ``first_level``; default ``N - 1``. Not with ``loop``.
         loop: one seamless turn around a cyclic zoom; ``easing`` must be ``"linear"`` and
-            ``direction`` ``"in"`` or ``"out"``.
+            ``direction`` ``"in"`` or ``"out"``, with one ``seconds_per_level`` and no ``holds``.
+        holds: ``{level: seconds}``, whole levels strictly between ``first_level`` and ``last_level``.
 
     Returns:
         Float64 positions on the CPU, in ``[first_level, last_level]``.
@@ -80,9 +93,23 @@ def zoom_positions(
     """
     if not isinstance(levels, int) or isinstance(levels, bool) or levels < 2:
         raise ValueError(f"levels must be an integer >= 2; got {levels!r}")
-    for name, value in (("fps", fps), ("seconds_per_level", seconds_per_level)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number; got {value!r}")
+    if not _positive(fps):
+        raise ValueError(f"fps must be a positive number; got {fps!r}")
+    per_level = not isinstance(seconds_per_level, (int, float))
+    crossings = list(seconds_per_level) if per_level else [seconds_per_level] * (levels - 1)
+    if per_level and len(crossings) != levels - 1:
+        raise ValueError(
+            f"seconds_per_level must give one time per level but the deepest, {levels - 1} for {levels} levels; "
+            f"got {len(crossings)}"
+        )
+    for level, value in enumerate(crossings):
+        if not _positive(value):
+            label = f"seconds_per_level[{level}]" if per_level else "seconds_per_level"
+            raise ValueError(f"{label} must be a positive number; got {value!r}")
+    holds = dict(holds or {})
+    for level, seconds in holds.items():
+        if not _positive(seconds):
+            raise ValueError(f"the hold at level {level} must last a positive number of seconds; got {seconds!r}")
     if easing not in EASINGS:
         raise ValueError(f"easing must be one of {', '.join(EASINGS)}; got {easing!r}")
     if direction not in DIRECTIONS:
@@ -91,8 +118,13 @@ def zoom_positions(
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a whole number of frames >= 0; got {value!r}")
     if loop:
+        if per_level and len(set(crossings)) > 1 or holds:
+            raise ValueError(
+                "a loop turns at constant speed through every level: it needs one seconds_per_level and no holds; "
+                f"got seconds_per_level {seconds_per_level!r}, holds {holds}"
+            )
         return _loop_positions(
-            levels, fps, seconds_per_level, easing, direction, hold_start, hold_end, first_level, last_level
+            levels, fps, crossings[0], easing, direction, hold_start, hold_end, first_level, last_level
         )
     last_level = levels - 1 if last_level is None else last_level
     if not 0 <= first_level < last_level <= levels - 1:
@@ -100,9 +132,16 @@ def zoom_positions(
             f"first_level and last_level must satisfy 0 <= first_level < last_level <= {levels - 1} "
             f"for {levels} levels; got first_level {first_level}, last_level {last_level}"
         )
-    steps = max(1, round((last_level - first_level) * seconds_per_level * fps))
+    for level in holds:
+        if not (isinstance(level, int) and first_level < level < last_level):
+            raise ValueError(
+                f"holds must be at whole levels between first_level {first_level} and last_level {last_level} "
+                f"(the ends have hold_start and hold_end); got level {level!r}"
+            )
+    times, reached = _crossing_times(crossings, holds, first_level, last_level)
+    steps = max(1, round(float(times[-1]) * fps))
     progress = _EASING_FUNCTIONS[easing](torch.arange(steps + 1, dtype=torch.float64) / steps)
-    path = (first_level + (last_level - first_level) * progress).clamp(first_level, last_level)
+    path = _monotone_cubic(times, reached, progress * times[-1]).clamp(first_level, last_level)
     path[0], path[-1] = first_level, last_level
     if direction == "out":
         path = path.flip(0)
@@ -125,3 +164,49 @@ def _loop_positions(levels, fps, seconds_per_level, easing, direction, hold_star
     sign = 1 if direction == "in" else -1
     path = first_level + sign * levels * torch.arange(steps, dtype=torch.float64) / steps
     return torch.cat([path[:1].repeat(hold_start), path, path[-1:].repeat(hold_end)])
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _crossing_times(crossings, holds, first_level, last_level) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(times, positions)``: when the zoom reaches ``first_level``, each whole level between, and ``last_level``.
+
+    A hold is a second knot at its level, ``holds[level]`` seconds after the first.
+    """
+    knots = [first_level, *range(math.floor(first_level) + 1, math.ceil(last_level)), last_level]
+    times, reached = [0.0], [float(first_level)]
+    for start, end in zip(knots[:-1], knots[1:]):
+        times.append(times[-1] + (end - start) * crossings[math.floor(start)])
+        reached.append(float(end))
+        if end in holds:
+            times.append(times[-1] + holds[end])
+            reached.append(float(end))
+    return torch.tensor(times, dtype=torch.float64), torch.tensor(reached, dtype=torch.float64)
+
+
+def _monotone_cubic(times: torch.Tensor, positions: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """The monotone cubic Hermite interpolant of ``positions`` at ``times``, evaluated ``at`` (Fritsch & Carlson).
+
+    Each knot's slope is the weighted harmonic mean of the secants beside it (Fritsch & Butland's weights for
+    uneven spacing), 0 where one of them is (a hold), the secant itself at the ends: so equal secants give a
+    straight line, and the speed is continuous everywhere.
+    """
+    widths = times.diff()
+    secants = positions.diff() / widths
+    slopes = torch.empty_like(positions)
+    slopes[0], slopes[-1] = secants[0], secants[-1]
+    left, right = secants[:-1], secants[1:]
+    before, after = 2 * widths[1:] + widths[:-1], widths[1:] + 2 * widths[:-1]
+    harmonic = (before + after) / (before / left.clamp(min=1e-300) + after / right.clamp(min=1e-300))
+    slopes[1:-1] = torch.where((left > 0) & (right > 0), harmonic, 0.0)
+    segment = (torch.searchsorted(times, at, right=True) - 1).clamp(0, len(widths) - 1)
+    t = ((at - times[segment]) / widths[segment]).clamp(0, 1)
+    width = widths[segment]
+    return (
+        (2 * t**3 - 3 * t**2 + 1) * positions[segment]
+        + (t**3 - 2 * t**2 + t) * width * slopes[segment]
+        + (-2 * t**3 + 3 * t**2) * positions[segment + 1]
+        + (t**3 - t**2) * width * slopes[segment + 1]
+    )

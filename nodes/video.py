@@ -81,7 +81,8 @@ def video_inputs() -> list:
             min=0.05,
             max=60.0,
             step=0.05,
-            tooltip="Time to zoom through one level (one zoom_factor), on average over the zoom.",
+            tooltip="Time to zoom through one level (one zoom_factor), on average over the zoom. level_seconds, "
+            "when given, sets one time per level instead.",
         ),
         io.Combo.Input(
             "easing",
@@ -120,8 +121,80 @@ def loop_input() -> io.Boolean.Input:
     )
 
 
+def timing_inputs() -> list:
+    """Both video nodes' trailing inputs, after ``loop`` (older workflows have no widget for them)."""
+    return [
+        io.String.Input(
+            "level_seconds",
+            default="",
+            optional=True,
+            tooltip="Seconds from each level to the next, one per level but the deepest (level 0 to 1 first), "
+            "separated by commas or spaces: replaces seconds_per_level. The speed eases from one to the next "
+            "around each crossing, with no jump. Empty: seconds_per_level for every level.",
+        ),
+        io.String.Input(
+            "holds",
+            default="",
+            multiline=True,
+            optional=True,
+            tooltip="Levels to stop at on the way, one 'level: seconds' per line (for example '3: 2'). The zoom "
+            "slows into each hold and out of it. Whole levels between first_level and last_level; use "
+            "hold_start and hold_end at the ends.",
+        ),
+    ]
+
+
+def parse_level_seconds(node: str, text: str | None) -> list[float] | None:
+    """``level_seconds`` as numbers, or None when empty; errors name ``node`` and the entry."""
+    entries = (text or "").replace(",", " ").split()
+    if not entries:
+        return None
+    seconds = []
+    for index, entry in enumerate(entries):
+        try:
+            value = float(entry)
+        except ValueError:
+            raise ValueError(f"{node}: level_seconds entry {index} {entry!r} is not a number") from None
+        if not (value > 0 and value != float("inf")):
+            raise ValueError(f"{node}: level_seconds entry {index} is {entry}; every time must be above 0")
+        seconds.append(value)
+    return seconds
+
+
+def parse_holds(node: str, text: str | None) -> dict[int, float]:
+    """``holds`` as ``{level: seconds}``; errors name ``node``, the line and the value."""
+    holds = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.replace(":", " ").replace(",", " ").split()
+        try:
+            level, seconds = int(parts[0]), float(parts[1]) if len(parts) == 2 else None
+        except ValueError:
+            seconds = None
+        if seconds is None:
+            raise ValueError(f"{node}: holds line {number} {line.strip()!r} is not 'level: seconds'")
+        if not (seconds > 0 and seconds != float("inf")):
+            raise ValueError(
+                f"{node}: holds line {number}: the hold at level {level} lasts {seconds:g} s; give more than 0"
+            )
+        if level in holds:
+            raise ValueError(f"{node}: holds line {number}: level {level} is held twice")
+        holds[level] = seconds
+    return holds
+
+
 def video_input_error(
-    node: type[io.ComfyNode], width, height, first_level, last_level, loop=None, easing=None, direction=None
+    node: type[io.ComfyNode],
+    width,
+    height,
+    first_level,
+    last_level,
+    loop=None,
+    easing=None,
+    direction=None,
+    level_seconds=None,
+    holds=None,
 ) -> str | None:
     """What the shared inputs alone show to be wrong, at validation, before any sampling runs."""
     error = schema_error(
@@ -139,15 +212,29 @@ def video_input_error(
     for label, value in (("width", width), ("height", height)):
         if value is not None and value % 2:
             return f"{name}: {label} {value} is odd; video codecs need even frame sizes"
+    try:
+        per_level, held = parse_level_seconds(name, level_seconds), parse_holds(name, holds)
+    except ValueError as error:
+        return str(error)
     if loop:
         if easing not in (None, "linear") or direction == "in_out" or last_level not in (None, DEEPEST):
             return (
                 f"{name}: loop turns at constant speed through every level: it needs easing linear, direction in "
                 f"or out and last_level -1; got easing {easing}, direction {direction}, last_level {last_level}"
             )
+        if held or (per_level and len(set(per_level)) > 1):
+            return f"{name}: loop turns at constant speed through every level: it takes no holds and one time per level"
         return None
     if None not in (first_level, last_level) and last_level != DEEPEST and last_level <= first_level:
         return f"{name}: last_level {last_level} must be deeper than first_level {first_level}"
+    for level in held:
+        deeper = first_level is None or level > first_level
+        wider = last_level in (None, DEEPEST) or level < last_level
+        if not (deeper and wider):
+            return (
+                f"{name}: holds: level {level} is not between first_level {first_level} and last_level "
+                f"{last_level}; hold_start and hold_end hold the ends"
+            )
     return None
 
 
@@ -161,7 +248,9 @@ class ZoomVideo:
     size: tuple[int, int]
 
 
-def plan_zoom_video(node: str, images, zoom, width, height, last_level, loop=False, **timing) -> ZoomVideo:
+def plan_zoom_video(
+    node: str, images, zoom, width, height, last_level, loop=False, level_seconds="", holds="", **timing
+) -> ZoomVideo:
     """The stack, frame size and frame positions the shared inputs describe; errors name ``node`` and the numbers."""
     zoom.check_count(images.shape[0], node, "the image batch")
     if loop and not zoom.layout.cyclic:
@@ -173,7 +262,16 @@ def plan_zoom_video(node: str, images, zoom, width, height, last_level, loop=Fal
     try:
         size = frame_size(stack, width, height)
         deepest = None if loop else resolve_level(last_level, zoom.levels)
-        positions = zoom_positions(zoom.levels, last_level=deepest, loop=loop, **timing)
+        per_level = parse_level_seconds(node, level_seconds)
+        if per_level is not None:
+            if len(per_level) != zoom.levels - 1:
+                raise ValueError(
+                    f"level_seconds gives {len(per_level)} times but the zoom has {zoom.levels} levels, so "
+                    f"{zoom.levels - 1} crossings"
+                )
+            timing["seconds_per_level"] = per_level
+        holds = parse_holds(node, holds)
+        positions = zoom_positions(zoom.levels, last_level=deepest, loop=loop, holds=holds, **timing)
     except ValueError as error:
         raise ValueError(f"{node}: {error}") from None
     return ZoomVideo(stack, zoom.layout, positions, size)
@@ -200,15 +298,27 @@ class ZoomVideoFrames(io.ComfyNode):
                 "does not pop. Feed the frames to Save Animated WEBP, or Create Video and Save Video. All frames "
                 "are held in memory: for long or large videos use Save Zoom Video, which streams them to a file."
             ),
-            inputs=[*video_inputs(), loop_input()],
+            inputs=[*video_inputs(), loop_input(), *timing_inputs()],
             outputs=[io.Image.Output(display_name="frames", tooltip="The video frames, in order.")],
         )
 
     @classmethod
     def validate_inputs(
-        cls, width=None, height=None, first_level=None, last_level=None, loop=None, easing=None, direction=None
+        cls,
+        width=None,
+        height=None,
+        first_level=None,
+        last_level=None,
+        loop=None,
+        easing=None,
+        direction=None,
+        level_seconds=None,
+        holds=None,
     ) -> bool | str:
-        return video_input_error(cls, width, height, first_level, last_level, loop, easing, direction) or True
+        error = video_input_error(
+            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds
+        )
+        return error or True
 
     @classmethod
     def execute(cls, images, zoom, width, height, last_level, **timing) -> io.NodeOutput:
@@ -252,6 +362,7 @@ class SaveZoomVideo(io.ComfyNode):
                     tooltip="File name prefix in the output folder; may include subfolders and %date:...% fields.",
                 ),
                 loop_input(),
+                *timing_inputs(),
             ],
             outputs=[],
             hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
@@ -270,8 +381,12 @@ class SaveZoomVideo(io.ComfyNode):
         direction=None,
         format=None,
         crf=None,
+        level_seconds=None,
+        holds=None,
     ) -> bool | str:
-        error = video_input_error(cls, width, height, first_level, last_level, loop, easing, direction)
+        error = video_input_error(
+            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds
+        )
         error = error or schema_error(cls, crf=crf, format=format)
         if error or None in (format, crf):
             return error or True

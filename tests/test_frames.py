@@ -183,9 +183,49 @@ def test_easings_start_and_end_on_the_levels_and_shape_the_speed(easing):
     assert slow_end == (easing in ("ease_out", "ease_in_out"))
 
 
+def test_time_per_level_reaches_each_level_when_it_says_with_no_jump_in_speed():
+    seconds, fps = [1.0, 2.0, 0.5, 3.0], 20
+    positions = zoom_positions(5, fps=fps, seconds_per_level=seconds)
+    reached = [0.0, *torch.tensor(seconds, dtype=torch.float64).cumsum(0).tolist()]
+    assert positions.numel() == round(reached[-1] * fps) + 1
+    for level, time in enumerate(reached):
+        assert positions[round(time * fps)].item() == pytest.approx(level, abs=1e-9)
+    assert (positions.diff() > 0).all()
+    # A path straight from one level to the next changes its step at each crossing frame by the difference of
+    # the two speeds (1/20 - 1/40 = 0.025 at the first, 0.075 and 0.083 at the others); this one eases from one
+    # speed to the next over the levels beside it. Measured: 0.0025, 0.018 and 0.018 at the crossings, 0.030
+    # at most anywhere.
+    steps = positions.diff()
+    jumps = (1 / (fps * torch.tensor(seconds, dtype=torch.float64))).diff().abs()
+    for crossing, jump in zip((20, 60, 70), jumps):
+        assert (steps[crossing] - steps[crossing - 1]).abs() < 0.3 * jump
+    assert steps.diff().abs().max() < 0.4 * jumps.max()
+    # One time for every level is the constant-speed path, exactly.
+    assert torch.equal(
+        zoom_positions(5, fps=fps, seconds_per_level=[1.5] * 4), zoom_positions(5, fps=fps, seconds_per_level=1.5)
+    )
+
+
+def test_holds_stop_the_zoom_on_the_frames_they_name():
+    positions = zoom_positions(5, fps=10, seconds_per_level=[1.0, 2.0, 1.0, 3.0], holds={2: 1.5, 3: 0.5})
+    # Level 2 is reached at 3 s and held 1.5 s; level 3 a second later, held 0.5 s.
+    held = (positions == 2).nonzero().flatten().tolist()
+    assert held == list(range(30, 46))
+    assert (positions == 3).nonzero().flatten().tolist() == list(range(55, 61))
+    assert positions.numel() == round((7 + 2) * 10) + 1 and (positions.diff() >= 0).all()
+    # It slows into the hold and out of it: the steps next to a hold are a small part of the fastest beside it.
+    steps = positions.diff()
+    assert steps[29] < 0.25 * steps[:29].max() and steps[45] < 0.25 * steps[45:54].max()
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
+        ({"seconds_per_level": [1.0, 2.0]}, "one time per level but the deepest, 3 for 4 levels; got 2"),
+        ({"seconds_per_level": [1.0, 0.0, 1.0]}, r"seconds_per_level\[1\] must be a positive number; got 0.0"),
+        ({"holds": {0: 1.0}}, "holds must be at whole levels between first_level 0.0 and last_level 3"),
+        ({"holds": {1: -1.0}}, "the hold at level 1 must last a positive number of seconds; got -1.0"),
+        ({"holds": {1: 1.0}, "loop": True}, "it needs one seconds_per_level and no holds"),
         ({"levels": 1}, "levels must be an integer >= 2; got 1"),
         ({"fps": 0}, "fps must be a positive number; got 0"),
         ({"seconds_per_level": float("inf")}, "seconds_per_level must be a positive number; got inf"),

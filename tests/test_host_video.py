@@ -96,10 +96,12 @@ def decode(path: pathlib.Path) -> tuple[np.ndarray, float]:
 
 def test_nodes_share_their_inputs_and_explain_every_one(comfy):
     frames, save = (comfy.NODE_CLASS_MAPPINGS[n].GET_SCHEMA() for n in ("P10_ZoomVideoFrames", "P10_SaveZoomVideo"))
-    # The shared inputs first, in the same order; loop last on both, where old workflows have no widget.
-    shared = [i.id for i in frames.inputs[:-1]]
+    # The shared inputs first, in the same order; loop and the timing lists last on both, in the order they
+    # came, where old workflows have no widget.
+    trailing = ["loop", "level_seconds", "holds"]
+    shared = [i.id for i in frames.inputs[: -len(trailing)]]
     assert [i.id for i in save.inputs[: len(shared)]] == shared
-    assert frames.inputs[-1].id == save.inputs[-1].id == "loop"
+    assert [i.id for i in frames.inputs[-3:]] == [i.id for i in save.inputs[-3:]] == trailing
     for schema in (frames, save):
         assert schema.description and schema.category == "powers_of_ten"
         assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
@@ -155,9 +157,24 @@ def test_frames_feed_core_animated_webp_and_video_nodes(comfy, texture):
         assert rate == pytest.approx(10, rel=0.02)
 
 
+def test_a_time_per_level_and_a_hold_set_the_frames(comfy, texture):
+    # 3 levels at 10 fps: 0.5 s then 1 s, and a hold of 0.3 s at level 1, plus 1 + 2 frames held at the ends.
+    prompt = video_prompt("P10_ZoomVideoFrames", texture, level_seconds="0.5, 1", holds="1: 0.3")
+    frames = comfy.execute(prompt, capture=["4"]).raise_for_error().node_output("4")
+    assert frames.shape == (1 + 18 + 1 + 2, 36, 64, 3)
+    # The held level shows the same frame 4 times, from 0.5 s on (frame 1 + 5).
+    same = (frames[1:] - frames[:-1]).abs().amax(dim=(1, 2, 3)) == 0
+    assert same[6:9].all() and not same[5] and not same[9]
+
+
 @pytest.mark.parametrize(
     "node_type, settings, message",
     [
+        (
+            "P10_ZoomVideoFrames",
+            {"level_seconds": "1, 1, 1"},
+            "Zoom Video Frames: level_seconds gives 3 times but the zoom has 3 levels, so 2 crossings",
+        ),
         ("P10_ZoomVideoFrames", {"height": 40}, "Zoom Video Frames: size 40x64 (height x width) does not have the "),
         ("P10_ZoomVideoFrames", {"levels": 4}, "Zoom Video Frames: the image batch has 4 levels but the zoom has 3"),
         ("P10_ZoomVideoFrames", {"last_level": 3}, "Zoom Video Frames: first_level and last_level must satisfy"),
@@ -182,6 +199,9 @@ def test_bad_settings_fail_naming_the_node_and_numbers(comfy, texture, node_type
         ("P10_SaveZoomVideo", {"height": 35}, "Save Zoom Video: height 35 is odd; video codecs need even frame sizes"),
         ("P10_SaveZoomVideo", {"crf": 60}, "Save Zoom Video: crf 60 is above mp4 (h264)'s maximum 51"),
         ("P10_SaveZoomVideo", {"first_level": 2, "last_level": 1}, "last_level 1 must be deeper than first_level 2"),
+        ("P10_ZoomVideoFrames", {"holds": "1 for 2 s"}, "Zoom Video Frames: holds line 1 '1 for 2 s' is not 'level: "),
+        ("P10_SaveZoomVideo", {"holds": "0: 1"}, "Save Zoom Video: holds: level 0 is not between first_level 0 and "),
+        ("P10_ZoomVideoFrames", {"level_seconds": "1, fast"}, "Zoom Video Frames: level_seconds entry 1 'fast' is not"),
     ],
 )
 def test_settings_the_inputs_alone_refute_fail_before_anything_runs(comfy, texture, node_type, settings, message):
