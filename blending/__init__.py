@@ -5,7 +5,7 @@ Where things live:
 - :mod:`.geometry`: where each level sits inside the others (:class:`ZoomLayout`), the size rule,
   input validation.
 - :mod:`.render`: Π_image (:func:`render_image`) and Π_noise (:func:`render_noise`), paper Algorithm 1,
-  and :func:`overlap_difference`, the seams between consecutive levels.
+  :func:`overlap_difference`, the seams between consecutive levels, and :func:`upscale_stack` (hi-res zooms).
 - :mod:`.blend`: Laplacian multi-resolution blending (:func:`blend`), paper Fig. 5,
   and blend-then-render (:func:`consolidate_estimates`).
 - :mod:`.pyramid`: box downsampling and Laplacian pyramids.
@@ -31,7 +31,7 @@ from .geometry import (
     size_multiple,
 )
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
-from .render import RING_WIDTH, overlap_difference, render_image, render_noise
+from .render import RING_WIDTH, overlap_difference, render_image, render_noise, upscale_stack
 from .timing import DIRECTIONS, EASINGS, zoom_positions
 
 __all__ = [
@@ -61,5 +61,6 @@ __all__ = [
     "render_noise",
     "render_zoom_frames",
     "size_multiple",
+    "upscale_stack",
     "zoom_positions",
 ]

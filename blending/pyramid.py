@@ -50,8 +50,7 @@ def build_laplacian_pyramid(image: torch.Tensor, depth: int) -> list[torch.Tenso
         coarser = box_downsample(low, 2)
         # Into the expansion's own memory: one new full-size tensor per band, not two (on the CPU each new large
         # tensor is fresh pages, which is what made the joint step grow faster than the number of levels).
-        expanded = upsample(coarser)
-        bands.append(torch.sub(low, expanded, out=expanded))
+        bands.append(upsample(coarser).sub_(low).neg_())
         low = coarser
     bands.append(low)
     return bands

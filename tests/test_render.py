@@ -6,7 +6,14 @@ import pytest
 import torch
 from helpers import FieldPrior, seam_ratio
 
-from powers_of_ten.blending import ZoomLayout, box_downsample, render_image, render_noise
+from powers_of_ten.blending import (
+    ZoomLayout,
+    box_downsample,
+    overlap_difference,
+    render_image,
+    render_noise,
+    upscale_stack,
+)
 
 paste = functools.partial(render_image, ring_width=0.0)
 """The paper's Algorithm 1: a hard paste, the coarser level's ring left as it is."""
@@ -85,6 +92,25 @@ def test_the_ring_reaches_half_the_window_past_it():
     near = ~beyond
     near[window.rows, window.cols] = False
     assert (views[:2, :, near] - pasted[:2, :, near]).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize(
+    "layout", [ZoomLayout(2), ZoomLayout(4, targets=((0, 0), (1, 1), (1, 0))), ZoomLayout(2, cyclic=True)], ids=str
+)
+def test_an_upscaled_stack_is_consistent_smooth_and_shrinks_back_exactly(layout, factor):
+    stack = render_image(FieldPrior(32, 32).sample((4, 3, 32, 32), torch.Generator().manual_seed(10)), layout)
+    upscaled = upscale_stack(stack, layout, factor)
+    assert upscaled.shape == (4, 3, 32 * factor, 32 * factor)
+    assert overlap_difference(upscaled, layout).abs().max() < 1e-12
+    torch.testing.assert_close(box_downsample(upscaled, factor), stack, rtol=0, atol=1e-12)
+    # No blocks (which would shrink back exactly too): rows step as much inside each old pixel as between
+    # two of them.
+    steps = upscaled.diff(dim=-2).abs()
+    inside, between = steps[..., 0::2, :].mean(), steps[..., 1::2, :].mean()
+    assert inside > 0.5 * between, (inside, between)
+    with pytest.raises(ValueError, match="factor must be a power of two >= 2; got 3"):
+        upscale_stack(stack, layout, 3)
 
 
 def test_views_kept_in_range_still_nest_exactly():
