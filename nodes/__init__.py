@@ -19,7 +19,7 @@ from .guider import ZoomGuiderNode
 from .ksampler import ZoomKSampler
 from .latent import EmptyZoomLatent
 from .prompts import ZoomFluxGuidance, ZoomLevelOverride, ZoomPrompts
-from .stack import BlendZoomStack, RenderZoomStack, ZoomViews
+from .stack import BlendZoomStack, RenderZoomStack, UpscaleZoomLatent, ZoomViews
 from .video import SaveZoomVideo, ZoomVideoFrames
 
 
@@ -36,6 +36,7 @@ class PowersOfTenExtension(ComfyExtension):
             BlendZoomStack,
             RenderZoomStack,
             ZoomViews,
+            UpscaleZoomLatent,
             ZoomVideoFrames,
             SaveZoomVideo,
             ExtendZoom,

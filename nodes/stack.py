@@ -1,9 +1,9 @@
-"""Nodes that work on a finished zoom stack: blend, render, and lay the views out side by side."""
+"""Nodes that work on a finished zoom stack: blend, render, upscale, and lay the views out side by side."""
 
 import torch
 from comfy_api.latest import io, ui
 
-from ..blending import blend, render_image
+from ..blending import blend, render_image, upscale_stack
 from .schema import CATEGORY, zoom_input
 from .types import ImageOrLatent
 
@@ -75,6 +75,45 @@ class RenderZoomStack(io.ComfyNode):
             return render_image(samples, layout, value_range=None if isinstance(stack, dict) else (0.0, 1.0))
 
         return io.NodeOutput(apply_to_stack(render, stack, zoom, "Render Zoom Stack"))
+
+
+UPSCALE = "Upscale Zoom Latent"
+
+
+class UpscaleZoomLatent(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="P10_UpscaleZoomLatent",
+            display_name=UPSCALE,
+            category=CATEGORY,
+            description=(
+                "The start of a hi-res zoom (for 1080p and 4K videos): every level of a finished zoom latent 2 or 4 "
+                "times larger, smooth, and still one consistent zoom that shrinks back exactly to the one that came "
+                "in. Refine it with Zoom KSampler at a denoise of about 0.4-0.6 and the same zoom plan: all levels "
+                "are refined jointly, so they gain the detail the larger size holds and still agree. Use max_batch "
+                "there to bound memory, and VAE Decode (Tiled) after it."
+            ),
+            inputs=[
+                io.Latent.Input("latent", tooltip="A finished zoom latent (Zoom KSampler), one image per level."),
+                zoom_input(),
+                io.Combo.Input(
+                    "scale_by", options=["2", "4"], default="2", tooltip="How many times larger each side becomes."
+                ),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The larger zoom latent, to refine.")],
+        )
+
+    @classmethod
+    def execute(cls, latent, zoom, scale_by) -> io.NodeOutput:
+        samples = latent["samples"]
+        zoom.check_count(samples.shape[0], UPSCALE, "the latent")
+        try:
+            larger = upscale_stack(samples, zoom.layout, int(scale_by))
+        except ValueError as error:
+            raise ValueError(f"{UPSCALE}: {error}") from None
+        # The noise mask and batch indices belong to the old size.
+        return io.NodeOutput({"samples": larger})
 
 
 def lay_out_views(images: torch.Tensor, layout, gap: int, outline: bool) -> torch.Tensor:

@@ -50,6 +50,7 @@ def sample_zoom_stack(
     eta: float = 1.0,
     generator: torch.Generator | None = None,
     callback: Callable[[dict], None] | None = None,
+    latent: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sample a zoom stack jointly across levels.
 
@@ -76,6 +77,9 @@ def sample_zoom_stack(
             :func:`~.noise.rendered_noise_sampler`); fix it to reproduce a run.
         callback: called after each step's consolidation with k-diffusion's
             dict ``{"x", "i", "sigma", "sigma_hat", "denoised"}``.
+        latent: a zoom stack to refine, the shape of ``noise``: sampling starts from it plus the
+            initial noise at ``sigmas[0]``, as KSampler does below ``denoise`` 1 (hi-res zooms start
+            from :func:`~..blending.upscale_stack`).
 
     Returns:
         The final stack ``(N, C, H, W)``: the rendered estimate of the last
@@ -93,6 +97,10 @@ def sample_zoom_stack(
     step.check(noise.shape)
     noise_sampler = rendered_noise_sampler(noise, step.layout, generator=generator)
     x = step.initial_noise(noise) * sigmas[0]
+    if latent is not None:
+        if latent.shape != noise.shape:
+            raise ValueError(f"latent must have the shape of noise, {tuple(noise.shape)}; got {tuple(latent.shape)}")
+        x = x + latent
     for index in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[index], sigmas[index + 1]
         estimates = denoise(x, sigma)

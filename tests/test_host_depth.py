@@ -62,9 +62,8 @@ class Zoom:
             cfg=7.0,
             sampler_name=sampler,
             scheduler="karras",
-            denoise=1.0,
             max_batch=max_batch,
-            **extra,
+            **{"denoise": 1.0} | extra,
         )[0]
 
     def finished(self, levels, zoom_factor=2):
@@ -225,3 +224,18 @@ def test_a_looping_zoom_agrees_around_the_loop_and_its_video_repeats(zoom):
     open_zoom = zoom.empty(4)[1]
     with pytest.raises(ValueError, match="Zoom Video Frames: loop needs a looping zoom"):
         zoom.run("P10_ZoomVideoFrames", images=views, zoom=open_zoom, loop=True, **options, **timing)
+
+
+def test_a_hi_res_zoom_refines_an_upscaled_zoom_in_calls_of_the_batch_cap(zoom):
+    finished, spec = zoom.finished(4)
+    (larger,) = zoom.run("P10_UpscaleZoomLatent", latent=finished, zoom=spec, scale_by="2")
+    assert larger["samples"].shape[-2:] == (2 * finished["samples"].shape[-2], 2 * finished["samples"].shape[-1])
+    box_downsample = zoom.blending.box_downsample
+    torch.testing.assert_close(box_downsample(larger["samples"], 2), finished["samples"], rtol=0, atol=1e-5)
+    refined = zoom.sample(spec, larger, PROMPTS[:4], max_batch=2, denoise=0.5)["samples"]
+    # Denoise 0.5 of 3 steps: 6 scheduled, the last 3 run, each in calls of 2 levels x (cond, uncond).
+    assert zoom.rows == [4, 4] * STEPS
+    assert torch.isfinite(refined).all() and seam(refined, spec.layout, comfy=zoom.comfy) < 1e-4
+    assert (refined - larger["samples"]).abs().mean() > 0.05 * larger["samples"].abs().mean()
+    with pytest.raises(ValueError, match="Upscale Zoom Latent: the latent has 3 levels but the zoom has 4"):
+        zoom.run("P10_UpscaleZoomLatent", latent={"samples": finished["samples"][:3]}, zoom=spec, scale_by="4")

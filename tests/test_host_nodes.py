@@ -15,6 +15,7 @@ NODE_IDS = {
     "P10_BlendZoomStack",
     "P10_RenderZoomStack",
     "P10_ZoomViews",
+    "P10_UpscaleZoomLatent",
     "P10_ZoomVideoFrames",
     "P10_SaveZoomVideo",
     "P10_ExtendZoom",
