@@ -129,11 +129,13 @@ def zoom_front(
     ]
 
 
-def zoom_back(samples: tuple[int, int], first_id: int, column: int, zoom: tuple[int, int] = (2, 1)) -> list[Node]:
-    """VAE Decode, the pixel-space blend and render, the side-by-side preview and saved views."""
+def zoom_back(
+    samples: tuple[int, int], first_id: int, column: int, zoom: tuple[int, int] = (2, 1), decoder: str = "VAEDecode"
+) -> list[Node]:
+    """VAE Decode (or ``decoder``), the pixel-space blend and render, the side-by-side preview and saved views."""
     decode, blend, render, views, preview, save = range(first_id, first_id + 6)
     return [
-        Node(decode, "VAEDecode", column, {"samples": samples, "vae": (1, 2)}),
+        Node(decode, decoder, column, {"samples": samples, "vae": (1, 2)}),
         Node(blend, "P10_BlendZoomStack", column, {"stack": (decode, 0), "zoom": zoom}),
         Node(render, "P10_RenderZoomStack", column, {"stack": (blend, 0), "zoom": zoom}),
         Node(views, "P10_ZoomViews", column + 1, {"images": (render, 0), "zoom": zoom}),
@@ -398,6 +400,29 @@ def offcentre_zoom() -> list[Node]:
     ]
 
 
+def hires_zoom() -> list[Node]:
+    """text_zoom at 512 px, upscaled to 1024 px and refined jointly, decoded in tiles: square 1080p frames."""
+    return [
+        *text_zoom()[:4],
+        Node(5, "P10_UpscaleZoomLatent", 3, {"latent": (4, 0), "zoom": (2, 1), "scale_by": "2"}),
+        Node(
+            6,
+            "P10_ZoomKSampler",
+            3,
+            {"model": (1, 0), "zoom_plan": (3, 0), "latent_image": (5, 0), "seed": 7, "denoise": 0.5, "max_batch": 2},
+            title="Refine at 1024 px, two levels per model call",
+        ),
+        *zoom_back((6, 0), 7, 4, decoder="VAEDecodeTiled"),
+        Node(13, "P10_SaveZoomVideo", 7, {"images": (9, 0), "zoom": (2, 1), "width": 1080, "hold_end": 30}),
+    ]
+
+
+def directed_zoom() -> list[Node]:
+    """text_zoom's video, paced: a time per level, a pause on the city and on the face, a hold at the end."""
+    timing = {"level_seconds": "3, 2, 2, 1.5, 4", "holds": "2: 2\n4: 1.5", "hold_end": 30}
+    return [*text_zoom(), Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1)} | timing)]
+
+
 WORKFLOWS = {
     "text_zoom": text_zoom,
     "zoom_guider_custom_sampler": zoom_guider_custom_sampler,
@@ -409,6 +434,8 @@ WORKFLOWS = {
     "deep_zoom": deep_zoom,
     "loop_zoom": loop_zoom,
     "offcentre_zoom": offcentre_zoom,
+    "hires_zoom": hires_zoom,
+    "directed_zoom": directed_zoom,
 }
 WORKFLOW_MODELS: dict[str, list[dict]] = {}
 """Model links of a whole workflow, for files no widget names directly (the TAESD halves behind Load VAE's

@@ -78,9 +78,13 @@ def test_example_runs_as_the_frontend_queues_it(frontend, comfy, name):
     levels = start["levels"] + sum(extended)
     saved = entry["outputs"][node_id(tiny, "SaveImage")]["images"]
     assert len(saved) == levels
+    scale = 1
+    for node in tiny.values():
+        if node["class_type"] == "P10_UpscaleZoomLatent":
+            scale *= int(node["inputs"]["scale_by"])
     output = frontend.server.layout.output_dir
     views = [Image.open(output / image["subfolder"] / image["filename"]) for image in saved]
-    assert all(view.size == (128, 128) for view in views)
+    assert all(view.size == (128 * scale, 128 * scale) for view in views)
     import numpy as np
     import torch
 
@@ -89,7 +93,8 @@ def test_example_runs_as_the_frontend_queues_it(frontend, comfy, name):
     # The layout Empty Zoom Latent makes of these inputs, aligned on its latent (8 pixels a latent pixel).
     latent = comfy.pack.nodes.latent
     layout = latent.zoom_layout("test", int(start["zoom_factor"]), start["targets"], start["levels"], start["loop"])
-    assert seam(stack, layout.aligned(start["height"] // 8, start["width"] // 8), comfy=comfy) <= 1 / 255 + 1e-6
+    aligned = layout.aligned(start["height"] * scale // 8, start["width"] * scale // 8)
+    assert seam(stack, aligned, comfy=comfy) <= 1 / 255 + 1e-6
     for key, node in tiny.items():
         if node["class_type"] == "P10_SaveZoomVideo":
             (video,) = entry["outputs"][key]["images"]
