@@ -38,6 +38,7 @@ shares with two or more coarser levels, where averaging across levels weighs mos
 
 import argparse
 import dataclasses
+import importlib
 import itertools
 import statistics
 import sys
@@ -140,6 +141,7 @@ def main():
     pack = host.pack
     blending, sampler_core, types = pack.blending, pack.sampler, pack.nodes.types
     guider_module = pack.nodes.guider
+    noise_module = importlib.import_module(f"{pack.sampler.__name__}.noise")
     prior = FieldPrior(args.size, args.size)
     octaves = args.size.bit_length() - 2
     calls: list[int] = []
@@ -178,9 +180,18 @@ def main():
         if guider_module.takes_noise_sampler(getattr(sampler, "sampler_function", lambda: None)):
             # The reference draws the very noise the zoom renders: the Brownian tree the guider uses, same seed.
             positive = sigmas[sigmas > 0]
-            draw = comfy.k_diffusion.sampling.BrownianTreeNoiseSampler(
+            tree = comfy.k_diffusion.sampling.BrownianTreeNoiseSampler(
                 noise, positive.min(), positive.max(), seed=seed, cpu=True
             )
+            fresh = torch.Generator().manual_seed(seed)
+
+            def draw(sigma, sigma_next):
+                # As the zoom's rendered noise does: an empty interval (SEEDS-2 with r = 1 asks for one) is
+                # NaN from the tree, and recurses without end below its tolerance; a fresh draw stands in.
+                if noise_module.is_empty_interval(sigma, sigma_next):
+                    return torch.randn(noise.shape, generator=fresh).to(noise)
+                return tree(sigma, sigma_next)
+
             options = {**sampler.extra_options, "noise_sampler": draw}
             sampler = comfy.samplers.KSAMPLER(sampler.sampler_function, options, dict(sampler.inpaint_options))
         calls.clear()

@@ -167,6 +167,7 @@ def _loop_positions(levels, fps, seconds_per_level, easing, direction, hold_star
 
 
 def _positive(value) -> bool:
+    """Whether ``value`` is a finite number above 0 (and not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 

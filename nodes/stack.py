@@ -4,7 +4,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..blending import blend, render_image, upscale_stack
-from .schema import CATEGORY, zoom_input
+from .schema import CATEGORY, schema_error, zoom_input
 from .types import ImageOrLatent
 
 VIEWS = "Zoom Views Side by Side"
@@ -103,6 +103,10 @@ class UpscaleZoomLatent(io.ComfyNode):
             ],
             outputs=[io.Latent.Output(display_name="latent", tooltip="The larger zoom latent, to refine.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, scale_by=None) -> bool | str:
+        return schema_error(cls, scale_by=scale_by) or True
 
     @classmethod
     def execute(cls, latent, zoom, scale_by) -> io.NodeOutput:

@@ -259,10 +259,10 @@ def plan_zoom_video(
             "use direction in_out"
         )
     stack = images.movedim(-1, 1)
+    per_level, holds = parse_level_seconds(node, level_seconds), parse_holds(node, holds)
     try:
         size = frame_size(stack, width, height)
         deepest = None if loop else resolve_level(last_level, zoom.levels)
-        per_level = parse_level_seconds(node, level_seconds)
         if per_level is not None:
             if len(per_level) != zoom.levels - 1:
                 raise ValueError(
@@ -270,7 +270,6 @@ def plan_zoom_video(
                     f"{zoom.levels - 1} crossings"
                 )
             timing["seconds_per_level"] = per_level
-        holds = parse_holds(node, holds)
         positions = zoom_positions(zoom.levels, last_level=deepest, loop=loop, holds=holds, **timing)
     except ValueError as error:
         raise ValueError(f"{node}: {error}") from None

@@ -51,6 +51,9 @@ HARNESS = {
     "28": ("P10_ZoomKSampler", {"model": ["1", 0], "zoom_plan": ["27", 0], "latent_image": ["25", 0]}),
     "29": ("VAEDecode", {"samples": ["28", 0], "vae": ["1", 2]}),
     "30": ("PreviewImage", {"images": ["29", 0]}),
+    "31": ("P10_UpscaleZoomLatent", {"latent": ["8", 0], "zoom": ["2", 1]}),
+    "32": ("VAEDecode", {"samples": ["31", 0], "vae": ["1", 2]}),
+    "33": ("PreviewImage", {"images": ["32", 0]}),
 }
 
 
