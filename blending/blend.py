@@ -136,15 +136,14 @@ def blend_levels(
     levels, _, height, width = x.shape
     max_depth = layout.blend_depth(height, width, levels)
     pyramid_depth = max_depth * layout.octaves_per_level
-    if pyramid_depth == 0:
-        return x
     levels_at = layout.unrolled(levels, coarser=max_depth)
     if layout.cyclic:
         x = x[levels_at]
         pinned = None if pinned is None else pinned[levels_at]
     count = x.shape[0]
 
-    # The sums start as the levels' own bands (new tensors, x is not among them), added to and divided in place.
+    # Validated stacks blend at least one octave, so the sums start as new tensors (the levels' own bands),
+    # added to and divided in place.
     band_sums = build_laplacian_pyramid(x, pyramid_depth)
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in band_sums]
     energy_sums = [_energy(band) for band in band_sums] if consolidation.preserve_energy else None

@@ -169,11 +169,11 @@ def parse_holds(node: str, text: str | None) -> dict[int, float]:
             continue
         parts = line.replace(":", " ").replace(",", " ").split()
         try:
-            level, seconds = int(parts[0]), float(parts[1]) if len(parts) == 2 else None
+            if len(parts) != 2:
+                raise ValueError
+            level, seconds = int(parts[0]), float(parts[1])
         except ValueError:
-            seconds = None
-        if seconds is None:
-            raise ValueError(f"{node}: holds line {number} {line.strip()!r} is not 'level: seconds'")
+            raise ValueError(f"{node}: holds line {number} {line.strip()!r} is not 'level: seconds'") from None
         if not (seconds > 0 and seconds != float("inf")):
             raise ValueError(
                 f"{node}: holds line {number}: the hold at level {level} lasts {seconds:g} s; give more than 0"
