@@ -11,7 +11,8 @@ Where things live:
 - :mod:`.pyramid`: box downsampling and Laplacian pyramids.
 - :mod:`.frames`: continuous zoom frames between the levels (:func:`render_zoom_frames`,
   streamed by :func:`iter_zoom_frames`).
-- :mod:`.timing`: the zoom position of each video frame (:func:`zoom_positions`).
+- :mod:`.timing`: the zoom position and the angle of each video frame (:func:`zoom_positions`,
+  :func:`zoom_angles`).
 - :mod:`.codec`: consolidation of latents in pixel space through a decoder and encoder.
 
 Every public function takes the layout as a :class:`ZoomLayout` or a plain zoom factor.
@@ -19,7 +20,7 @@ Every public function takes the layout as a :class:`ZoomLayout` or a plain zoom 
 
 from .blend import PAPER, WEIGHTINGS, Consolidation, blend, consolidate_estimates
 from .codec import consolidate_through_codec
-from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames
+from .frames import check_frame_size, iter_zoom_frames, render_zoom_frames, rotation_inset
 from .geometry import (
     CENTRE,
     MIN_FOOTPRINT,
@@ -32,7 +33,7 @@ from .geometry import (
 )
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import RING_WIDTH, overlap_difference, render_image, render_noise, upscale_stack
-from .timing import DIRECTIONS, EASINGS, zoom_positions
+from .timing import DIRECTIONS, EASINGS, zoom_angles, zoom_positions
 
 __all__ = [
     "CENTRE",
@@ -60,7 +61,9 @@ __all__ = [
     "render_image",
     "render_noise",
     "render_zoom_frames",
+    "rotation_inset",
     "size_multiple",
     "upscale_stack",
+    "zoom_angles",
     "zoom_positions",
 ]

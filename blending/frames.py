@@ -28,6 +28,11 @@ How a frame is built (the method's "choices where the paper is open" apply):
   integer ``s`` with ``w = W`` the frame is view ``s`` exactly (its footprint
   *is* the box-shrunk next view), and as ``s`` grows to the next integer it
   tends to the next view. Nothing pops.
+- A turning frame (``angles``) samples the same levels at its turned pixel
+  centres, with the same box in each level's own axes, so a turn by a
+  multiple of 90° gives the unturned frame turned. It shows
+  :func:`rotation_inset` of the field of view, which keeps every corner
+  inside the level ``floor(s)``: no corner is ever empty.
 """
 
 import math
@@ -77,6 +82,7 @@ def iter_zoom_frames(
     positions: torch.Tensor | Sequence[float],
     size: Sequence[int],
     *,
+    angles: torch.Tensor | Sequence[float] | None = None,
     chunk_size: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Render continuous zoom frames a few at a time, for streaming (see the module docstring).
@@ -92,6 +98,8 @@ def iter_zoom_frames(
         positions: zoom positions ``s`` in ``[0, N - 1]``, e.g. from :func:`~.timing.zoom_positions`;
             around a loop (a cyclic layout) any real ``s``, position ``s + N`` being ``s``.
         size: frame ``(height, width)``, with the stack's aspect ratio.
+        angles: each frame's rotation in degrees, counterclockwise, e.g. from :func:`~.timing.zoom_angles`;
+            see :func:`rotation_inset` for the field of view a turning zoom shows.
         chunk_size: frames per chunk; default: as many as fit in :data:`CHUNK_PIXELS`, at least one.
 
     Returns:
@@ -109,18 +117,23 @@ def iter_zoom_frames(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
     positions = _check_positions(positions, levels, layout.cyclic)
+    angles = _check_angles(angles, positions.numel())
+    inset = 1.0 if angles is None else rotation_inset(angles, stack_height, stack_width)
     views = paste_finer_levels(stack.to(working_dtype(stack.dtype)), layout, 1.0, RING_WIDTH)
     levels_at = list(range(levels))
     if layout.cyclic:
-        # Past the deepest level the zoom goes on into view 0; a frame larger than the stack looks further ahead.
-        ahead = 1 + max(0, math.ceil(-math.log(min(stack_height / height, stack_width / width), layout.zoom_factor)))
+        # Past the deepest level the zoom goes on into view 0; a frame larger than the stack (or turned,
+        # so showing less of it) looks further ahead.
+        ratio = inset * min(stack_height / height, stack_width / width)
+        ahead = 1 + max(0, math.ceil(-math.log(ratio, layout.zoom_factor) - _EPS))
         levels_at = layout.unrolled(levels, finer=ahead)
         views = views[levels_at]
         positions = positions.remainder(levels)
     camera = CameraPath(layout, levels_at, stack_height, stack_width)
     # Columns-major rows: the first (horizontal) pass gathers whole columns of H x C values at once.
     columns = views.permute(0, 3, 2, 1).contiguous()
-    return _frames(columns, layout.zoom_factor, camera, positions, height, width, chunk_size, stack.dtype)
+    rotation = None if angles is None else (angles, inset)
+    return _frames(columns, layout.zoom_factor, camera, positions, rotation, height, width, chunk_size, stack.dtype)
 
 
 def render_zoom_frames(
@@ -129,6 +142,7 @@ def render_zoom_frames(
     positions: torch.Tensor | Sequence[float],
     size: Sequence[int],
     *,
+    angles: torch.Tensor | Sequence[float] | None = None,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Continuous zoom frames at the given positions, each pixel from the finest level that covers it.
@@ -145,6 +159,7 @@ def render_zoom_frames(
         zoom: the layout, or the zoom factor ``p``.
         positions: zoom positions ``s`` in ``[0, N - 1]``, or any real ``s`` around a loop.
         size: frame ``(height, width)``; must have the stack's aspect to the nearest pixel.
+        angles: each frame's rotation in degrees, counterclockwise (:func:`rotation_inset`); default none.
         chunk_size: frames rendered together; default: as many as fit in :data:`CHUNK_PIXELS`.
 
     Returns:
@@ -156,9 +171,10 @@ def render_zoom_frames(
 
     Raises:
         ValueError: a bad stack or layout, positions that are not a finite
-            1-D sequence (inside ``[0, N - 1]`` unless the zoom loops), or a size whose aspect is not the stack's.
+            1-D sequence (inside ``[0, N - 1]`` unless the zoom loops), angles that are not one finite
+            number per position, or a size whose aspect is not the stack's.
     """
-    chunks = iter_zoom_frames(stack, zoom, positions, size, chunk_size=chunk_size)
+    chunks = iter_zoom_frames(stack, zoom, positions, size, angles=angles, chunk_size=chunk_size)
     count = len(positions)
     height, width = size
     frames = stack.new_empty(count, height, width, stack.shape[1])
@@ -182,9 +198,44 @@ def _check_positions(positions, levels: int, cyclic: bool) -> torch.Tensor:
     return positions
 
 
-def _frames(columns, zoom_factor, camera, positions, height, width, chunk_size, dtype) -> Iterator[torch.Tensor]:
+def _check_angles(angles, count: int) -> torch.Tensor | None:
+    """Angles in radians, float64 on the CPU; None when there are none or all are 0 (no turn)."""
+    if angles is None:
+        return None
+    angles = torch.as_tensor(angles, dtype=torch.float64, device="cpu")
+    if angles.shape != (count,):
+        raise ValueError(f"angles must give one angle per position, {count}; got shape {tuple(angles.shape)}")
+    if not torch.isfinite(angles).all():
+        raise ValueError("angles must be finite; got NaN or inf")
+    return torch.deg2rad(angles) if angles.any() else None
+
+
+def rotation_inset(angles: torch.Tensor, height: int, width: int) -> float:
+    """The part of the field of view a turning zoom shows: the largest the turned frame can be and stay inside.
+
+    A frame turned by ``θ`` about its centre fits inside its unturned field of
+    view (``W x H``, and so inside the level that holds it: no corner ever falls
+    outside the stack) when scaled by ``min(W / (W |cos θ| + H |sin θ|),
+    H / (W |sin θ| + H |cos θ|))``. One scale serves the whole video, the smallest
+    over its angles, so turning never changes the zoom's speed: a video that turns
+    by 45° or more shows ``1/√2`` of each square field of view (``H / √(W² + H²)``
+    at most for a wide one), as if it were zoomed ``log_p`` of the inverse further in.
+
+    Args:
+        angles: the frames' angles in radians.
+        height, width: the stack's size, whose aspect the frames have.
+    """
+    angles = angles.double()
+    cos, sin = angles.cos().abs(), angles.sin().abs()
+    fits = torch.minimum(width / (width * cos + height * sin), height / (width * sin + height * cos))
+    return min(1.0, fits.min().item())
+
+
+def _frames(columns, zoom_factor, camera, positions, rotation, height, width, chunk_size, dtype):
     for start in range(0, positions.numel(), chunk_size):
-        chunk = _render_chunk(columns, zoom_factor, camera, positions[start : start + chunk_size], height, width)
+        chunk_positions = positions[start : start + chunk_size]
+        chunk_rotation = None if rotation is None else (rotation[0][start : start + chunk_size], rotation[1])
+        chunk = _render_chunk(columns, zoom_factor, camera, chunk_positions, chunk_rotation, height, width)
         yield chunk.to(dtype).permute(0, 3, 1, 2)
 
 
@@ -256,32 +307,51 @@ class CameraPath:
 
 
 def _render_chunk(
-    columns: torch.Tensor, zoom_factor: int, camera: CameraPath, positions: torch.Tensor, height: int, width: int
+    columns: torch.Tensor,
+    zoom_factor: int,
+    camera: CameraPath,
+    positions: torch.Tensor,
+    rotation: tuple[torch.Tensor, float] | None,
+    height: int,
+    width: int,
 ):
-    """Frames ``(F, h, w, C)`` for a few positions; ``columns`` are the views as ``(N, W, H, C)``."""
+    """Frames ``(F, h, w, C)`` for a few positions; ``columns`` are the views as ``(N, W, H, C)``.
+
+    ``rotation`` is ``(angles, inset)``: each frame's angle in radians and the
+    :func:`rotation_inset` of the video, or None for frames that do not turn.
+    """
     levels, stack_width, stack_height, _ = columns.shape
+    inset = 1.0 if rotation is None else rotation[1]
     # Coarsest level not magnified anywhere in the frame: finer levels only repeat it, box-shrunk.
-    log_ratio = math.log2(min(stack_width / width, stack_height / height)) / math.log2(zoom_factor)
+    log_ratio = math.log2(inset * min(stack_width / width, stack_height / height)) / math.log2(zoom_factor)
     sharp = torch.ceil(positions - log_ratio - _EPS).clamp(0, levels - 1).long()
     first = torch.minimum(torch.floor(positions).long(), sharp)
-    k, corner, _ = camera.origin(positions)
+    k, corner, z = camera.origin(positions)
+    centre = corner + z[:, None] / 2
+    aspect = stack_width / stack_height
+
     frames = None
     for slot in range(int((sharp - first).max()) + 1):
         level = torch.minimum(first + slot, sharp)
         scale = torch.pow(float(zoom_factor), level.double() - positions)
-        origin = camera.in_level(k, corner, level).unbind(1)
-        cols, col_weights, col_cover = _axis_taps(scale, origin[1], width, stack_width)
-        rows, row_weights, row_cover = _axis_taps(scale, origin[0], height, stack_height)
         # Every level is resampled over the whole frame, not just its footprint: chunks then
         # allocate the same sizes every time, whereas varying sizes fragment the heap and make
         # the memory of a long streamed export creep up.
-        patch = _resample(columns, level, cols, col_weights, rows, row_weights)
+        if rotation is None:
+            origin = camera.in_level(k, corner, level).unbind(1)
+            cols, col_weights, col_cover = _axis_taps(scale, origin[1], width, stack_width)
+            rows, row_weights, row_cover = _axis_taps(scale, origin[0], height, stack_height)
+            patch = _resample(columns, level, cols, col_weights, rows, row_weights)
+            cover = row_cover[:, :, None] * col_cover[:, None, :]
+        else:
+            centre_here = camera.in_level(k, centre, level)
+            rows, cols = _turned_grid(centre_here, scale * inset, rotation[0], aspect, height, width)
+            patch, cover = _resample_points(columns, level, rows, cols, scale * inset, height, width)
         if frames is None:
             frames = patch
             continue
-        row_cover = (row_cover * (first + slot <= sharp)[:, None]).to(frames.device, frames.dtype)
-        col_cover = col_cover.to(frames.device, frames.dtype)
-        frames += patch.sub_(frames).mul_(row_cover[:, :, None, None]).mul_(col_cover[:, None, :, None])
+        cover = (cover * (first + slot <= sharp)[:, None, None]).to(frames.device, frames.dtype)
+        frames += patch.sub_(frames).mul_(cover[..., None])
     return frames
 
 
@@ -291,19 +361,28 @@ def _axis_taps(scale: torch.Tensor, origin: torch.Tensor, out_size: int, in_size
     Output pixel ``x`` of a frame covers ``[c - r/2, c + r/2]`` of the level,
     ``c = (origin + (x + 1/2) / out_size * scale) * in_size`` (``origin``: the
     frame's corner in fractions of the level, :class:`CameraPath`), and
-    ``r = scale * in_size / out_size`` level pixels per frame pixel. Its value
-    averages the level, seen as piecewise constant, over the window
-    ``[c - d/2, c + d/2]``, ``d = max(r, 1)``, clipped to the level.
-    The fraction of the pixel inside the level is its coverage: a footprint
-    edge moving across a frame pixel blends it in continuously.
+    ``r = scale * in_size / out_size`` level pixels per frame pixel; see :func:`_box_taps`.
 
     Returns:
-        ``(index, weight, cover)``: ``(F, n, T)`` int64 indices and float64
-        weights summing to 1, and the ``(F, n)`` coverage in ``[0, 1]``.
+        ``(index, weight, cover)`` of shapes ``(F, n, T)``, ``(F, n, T)`` and ``(F, n)``.
     """
     fractions = (torch.arange(out_size, dtype=torch.float64) + 0.5) / out_size
     coords = (origin[:, None] + fractions[None, :] * scale[:, None]) * in_size
-    ratio = (scale * in_size / out_size)[:, None]
+    return _box_taps(coords, (scale * in_size / out_size)[:, None], in_size)
+
+
+def _box_taps(coords: torch.Tensor, ratio: torch.Tensor, in_size: int):
+    """Area-filter taps along one axis of a level ``in_size`` pixels long, for pixels centred at ``coords``.
+
+    A pixel ``r = ratio`` level pixels wide averages the level, seen as
+    piecewise constant, over the window ``[c - d/2, c + d/2]``, ``d = max(r, 1)``,
+    clipped to the level. The fraction of the pixel inside the level is its
+    coverage: a footprint edge moving across a frame pixel blends it in continuously.
+
+    Returns:
+        ``(index, weight, cover)``: int64 indices and float64 weights summing to 1,
+        ``coords.shape + (T,)``, and the coverage in ``[0, 1]``, ``coords.shape``.
+    """
     widths = ratio.clamp(min=1)
     low = (coords - widths / 2).clamp(0, in_size)
     high = (coords + widths / 2).clamp(0, in_size)
@@ -314,6 +393,46 @@ def _axis_taps(scale: torch.Tensor, origin: torch.Tensor, out_size: int, in_size
     weight = overlap.clamp(min=0) / (high - low).clamp(min=_EPS)[..., None]
     cover = ((coords + ratio / 2).clamp(0, in_size) - (coords - ratio / 2).clamp(0, in_size)) / ratio
     return index.clamp(0, in_size - 1).long(), weight, cover
+
+
+def _turned_grid(centre, extent, angles, aspect: float, height: int, width: int):
+    """Centres of a turned frame's pixels, in fractions of a level: ``(rows, cols)``, each ``(F, h, w)``.
+
+    The frame spans ``extent`` of the level (each axis) and is turned
+    counterclockwise by ``angles`` about ``centre`` (``(F, 2)``, y and x). The turn
+    is taken in the level's pixels (``aspect``: its width over its height), so the frame keeps its shape.
+    """
+    down = ((torch.arange(height, dtype=torch.float64) + 0.5) / height - 0.5)[None, :, None] * extent[:, None, None]
+    across = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - 0.5)[None, None, :] * extent[:, None, None]
+    cos, sin = angles.cos()[:, None, None], angles.sin()[:, None, None]
+    rows = centre[:, 0, None, None] + sin * across * aspect + cos * down
+    cols = centre[:, 1, None, None] + cos * across - sin * down / aspect
+    return rows, cols
+
+
+def _resample_points(columns, level, rows, cols, scale, height, width) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area resampling of each frame's level at turned pixel centres: a box in the level's own axes.
+
+    The box is :func:`_box_taps`' along each of the level's axes, so frames turned
+    by a multiple of 90° are the unturned ones, turned, to float rounding.
+
+    Shape:
+        ``columns (N, W, H, C)``; ``rows``/``cols (F, h, w)`` in fractions of the level; ``scale (F,)``
+        -> ``(F, h, w, C)`` and the coverage ``(F, h, w)``.
+    """
+    levels, stack_width, stack_height, channels = columns.shape
+    device, dtype = columns.device, columns.dtype
+    x, x_weight, x_cover = _box_taps(cols * stack_width, (scale * stack_width / width)[:, None, None], stack_width)
+    y, y_weight, y_cover = _box_taps(rows * stack_height, (scale * stack_height / height)[:, None, None], stack_height)
+    flat = columns.view(levels * stack_width * stack_height, channels)
+    column_starts = (x + (level * stack_width)[:, None, None, None]) * stack_height
+    frames = None
+    # One row tap at a time keeps the index tensors at (F, h, w, Tx), not (F, h, w, Ty * Tx).
+    for tap in range(y.shape[-1]):
+        index = (column_starts + y[..., tap : tap + 1]).to(device)
+        part = _weighted_gather(flat, index, (x_weight * y_weight[..., tap : tap + 1]).to(device, dtype))
+        frames = part if frames is None else frames.add_(part)
+    return frames.view(*rows.shape, channels), x_cover * y_cover
 
 
 def _resample(columns, level, cols, col_weights, rows, row_weights) -> torch.Tensor:

@@ -7,6 +7,8 @@ constant perceived speed, one level every ``seconds_per_level``. With a time
 per level, or holds, ``s(t)`` is the monotone cubic (Fritsch & Carlson 1980)
 through the times the zoom reaches each level: its speed changes smoothly
 from one level's to the next's and comes to rest at a hold, with no jump.
+A turning zoom's angle is a function of ``s`` alike (:func:`zoom_angles`), so
+it turns with the zoom: holds stop it too, and zooming out turns it back.
 """
 
 import math
@@ -151,6 +153,54 @@ def zoom_positions(
     return torch.cat(parts)
 
 
+def zoom_angles(
+    positions: torch.Tensor, degrees_per_level: float | Sequence[float], levels: int, *, loop: bool = False
+) -> torch.Tensor:
+    """The rotation of every frame, in degrees counterclockwise, for :func:`~.frames.render_zoom_frames`.
+
+    The angle is 0 at level 0 and turns by ``degrees_per_level`` per level
+    zoomed: at a constant rate for one number; with one number per level, by
+    ``degrees_per_level[i]`` from level ``i`` to ``i + 1``, the rate easing from
+    one level's to the next's around each crossing (the monotone cubic through
+    the angle at each level, as for time), so the turn has no jump in speed.
+
+    Args:
+        positions: zoom positions, e.g. from :func:`zoom_positions`.
+        degrees_per_level: one angle, or one per level ``0 … N - 2``.
+        levels: number of levels ``N``.
+        loop: the positions turn around a cyclic zoom; the turn per loop,
+            ``N * degrees_per_level`` (one number), must then be whole turns, so the video repeats seamlessly.
+
+    Shape:
+        positions ``(F,)`` -> float64 ``(F,)``.
+
+    Raises:
+        ValueError: a count or angle that does not fit, naming the argument and the numbers.
+    """
+    positions = torch.as_tensor(positions, dtype=torch.float64)
+    if isinstance(degrees_per_level, (int, float)) and not isinstance(degrees_per_level, bool):
+        rates = [float(degrees_per_level)]
+    else:
+        rates = [float(rate) for rate in degrees_per_level]
+        if len(rates) != levels - 1 or loop:
+            raise ValueError(
+                f"degrees_per_level must give one angle per level but the deepest, {levels - 1} for {levels} "
+                f"levels, and a loop one angle; got {len(rates)}"
+            )
+    if not all(math.isfinite(rate) for rate in rates):
+        raise ValueError(f"degrees_per_level must be finite; got {degrees_per_level!r}")
+    if loop and not math.isclose(levels * rates[0] / 360, round(levels * rates[0] / 360), abs_tol=1e-9):
+        raise ValueError(
+            f"a looping zoom must turn whole turns per loop to repeat seamlessly: {levels} levels x "
+            f"{rates[0]:g} degrees is {levels * rates[0]:g}; use a multiple of {360 / levels:g} degrees per level"
+        )
+    if len(set(rates)) == 1:
+        return positions * rates[0]
+    knots = torch.arange(levels, dtype=torch.float64)
+    angles = torch.cat([torch.zeros(1, dtype=torch.float64), torch.tensor(rates, dtype=torch.float64).cumsum(0)])
+    return _monotone_cubic(knots, angles, positions)
+
+
 def _loop_positions(levels, fps, seconds_per_level, easing, direction, hold_start, hold_end, first_level, last_level):
     """One turn around a cyclic zoom, its closing frame left out (see :func:`zoom_positions`)."""
     if easing != "linear" or direction == "in_out" or last_level is not None:
@@ -191,8 +241,8 @@ def _monotone_cubic(times: torch.Tensor, positions: torch.Tensor, at: torch.Tens
     """The monotone cubic Hermite interpolant of ``positions`` at ``times``, evaluated ``at`` (Fritsch & Carlson).
 
     Each knot's slope is the weighted harmonic mean of the secants beside it (Fritsch & Butland's weights for
-    uneven spacing), 0 where one of them is (a hold), the secant itself at the ends: so equal secants give a
-    straight line, and the speed is continuous everywhere.
+    uneven spacing), 0 where one of them is (a hold) or where they differ in sign (a turn back), the secant
+    itself at the ends: so equal secants give a straight line, and the speed is continuous everywhere.
     """
     widths = times.diff()
     secants = positions.diff() / widths
@@ -200,8 +250,8 @@ def _monotone_cubic(times: torch.Tensor, positions: torch.Tensor, at: torch.Tens
     slopes[0], slopes[-1] = secants[0], secants[-1]
     left, right = secants[:-1], secants[1:]
     before, after = 2 * widths[1:] + widths[:-1], widths[1:] + 2 * widths[:-1]
-    harmonic = (before + after) / (before / left.clamp(min=1e-300) + after / right.clamp(min=1e-300))
-    slopes[1:-1] = torch.where((left > 0) & (right > 0), harmonic, 0.0)
+    harmonic = (before + after) / (before / left.abs().clamp(min=1e-300) + after / right.abs().clamp(min=1e-300))
+    slopes[1:-1] = torch.where(left.sign() * right.sign() > 0, left.sign() * harmonic, 0.0)
     segment = (torch.searchsorted(times, at, right=True) - 1).clamp(0, len(widths) - 1)
     t = ((at - times[segment]) / widths[segment]).clamp(0, 1)
     width = widths[segment]

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +23,7 @@ from ..blending import (
     check_frame_size,
     iter_zoom_frames,
     render_zoom_frames,
+    zoom_angles,
     zoom_positions,
 )
 from .schema import CATEGORY, DEEPEST, MAX_SIZE, level_input, resolve_level, schema_error, zoom_input
@@ -141,24 +143,46 @@ def timing_inputs() -> list:
             "slows into each hold and out of it. Whole levels between first_level and last_level; use "
             "hold_start and hold_end at the ends.",
         ),
+        io.Float.Input(
+            "rotation",
+            default=0.0,
+            min=-360.0,
+            max=360.0,
+            step=1.0,
+            optional=True,
+            tooltip="Degrees the picture turns (counterclockwise) per level zoomed in; it turns back zooming out "
+            "and stands still in holds. A turning video shows the largest turned frame that fits inside each "
+            "view, so no corner is ever empty: 1/sqrt(2) of a square view once it has turned 45 degrees. A loop "
+            "must turn whole turns per loop.",
+        ),
+        io.String.Input(
+            "level_rotation",
+            default="",
+            optional=True,
+            tooltip="Degrees from each level to the next, one per level but the deepest (level 0 to 1 first), "
+            "separated by commas or spaces: replaces rotation. The turning speed eases from one to the next "
+            "around each crossing. Not with loop.",
+        ),
     ]
 
 
-def parse_level_seconds(node: str, text: str | None) -> list[float] | None:
-    """``level_seconds`` as numbers, or None when empty; errors name ``node`` and the entry."""
+def parse_per_level(node: str, name: str, text: str | None, *, positive: bool) -> list[float] | None:
+    """A list input such as ``level_seconds`` as numbers, or None when empty; errors name the node, input, entry."""
     entries = (text or "").replace(",", " ").split()
     if not entries:
         return None
-    seconds = []
+    values = []
     for index, entry in enumerate(entries):
         try:
             value = float(entry)
         except ValueError:
-            raise ValueError(f"{node}: level_seconds entry {index} {entry!r} is not a number") from None
-        if not (value > 0 and value != float("inf")):
-            raise ValueError(f"{node}: level_seconds entry {index} is {entry}; every time must be above 0")
-        seconds.append(value)
-    return seconds
+            raise ValueError(f"{node}: {name} entry {index} {entry!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{node}: {name} entry {index} is {entry}; give a finite number")
+        if positive and value <= 0:
+            raise ValueError(f"{node}: {name} entry {index} is {entry}; every time must be above 0")
+        values.append(value)
+    return values
 
 
 def parse_holds(node: str, text: str | None) -> dict[int, float]:
@@ -195,6 +219,7 @@ def video_input_error(
     direction=None,
     level_seconds=None,
     holds=None,
+    level_rotation=None,
 ) -> str | None:
     """What the shared inputs alone show to be wrong, at validation, before any sampling runs."""
     error = schema_error(
@@ -213,7 +238,8 @@ def video_input_error(
         if value is not None and value % 2:
             return f"{name}: {label} {value} is odd; video codecs need even frame sizes"
     try:
-        per_level, held = parse_level_seconds(name, level_seconds), parse_holds(name, holds)
+        per_level, held = parse_per_level(name, "level_seconds", level_seconds, positive=True), parse_holds(name, holds)
+        turns = parse_per_level(name, "level_rotation", level_rotation, positive=False)
     except ValueError as error:
         return str(error)
     if loop:
@@ -224,6 +250,8 @@ def video_input_error(
             )
         if held or (per_level and len(set(per_level)) > 1):
             return f"{name}: loop turns at constant speed through every level: it takes no holds and one time per level"
+        if turns:
+            return f"{name}: loop turns at constant speed through every level: use rotation, not level_rotation"
         return None
     if None not in (first_level, last_level) and last_level != DEEPEST and last_level <= first_level:
         return f"{name}: last_level {last_level} must be deeper than first_level {first_level}"
@@ -240,16 +268,29 @@ def video_input_error(
 
 @dataclass(frozen=True)
 class ZoomVideo:
-    """What both nodes render: the stack ``(N, C, H, W)``, its layout, one position per frame, ``(h, w)``."""
+    """What both nodes render: the stack ``(N, C, H, W)``, its layout, one position per frame, ``(h, w)``, and
+    one angle per frame (degrees; None for a zoom that does not turn)."""
 
     stack: torch.Tensor
     layout: ZoomLayout
     positions: torch.Tensor
     size: tuple[int, int]
+    angles: torch.Tensor | None = None
 
 
 def plan_zoom_video(
-    node: str, images, zoom, width, height, last_level, loop=False, level_seconds="", holds="", **timing
+    node: str,
+    images,
+    zoom,
+    width,
+    height,
+    last_level,
+    loop=False,
+    level_seconds="",
+    holds="",
+    rotation=0.0,
+    level_rotation="",
+    **timing,
 ) -> ZoomVideo:
     """The stack, frame size and frame positions the shared inputs describe; errors name ``node`` and the numbers."""
     zoom.check_count(images.shape[0], node, "the image batch")
@@ -259,7 +300,8 @@ def plan_zoom_video(
             "use direction in_out"
         )
     stack = images.movedim(-1, 1)
-    per_level, holds = parse_level_seconds(node, level_seconds), parse_holds(node, holds)
+    per_level, holds = parse_per_level(node, "level_seconds", level_seconds, positive=True), parse_holds(node, holds)
+    turns = parse_per_level(node, "level_rotation", level_rotation, positive=False)
     try:
         size = frame_size(stack, width, height)
         deepest = None if loop else resolve_level(last_level, zoom.levels)
@@ -271,9 +313,16 @@ def plan_zoom_video(
                 )
             timing["seconds_per_level"] = per_level
         positions = zoom_positions(zoom.levels, last_level=deepest, loop=loop, holds=holds, **timing)
+        if turns is not None and len(turns) != zoom.levels - 1:
+            raise ValueError(
+                f"level_rotation gives {len(turns)} angles but the zoom has {zoom.levels} levels, so "
+                f"{zoom.levels - 1} crossings"
+            )
+        turning = turns is not None or rotation
+        angles = zoom_angles(positions, turns or rotation, zoom.levels, loop=loop) if turning else None
     except ValueError as error:
         raise ValueError(f"{node}: {error}") from None
-    return ZoomVideo(stack, zoom.layout, positions, size)
+    return ZoomVideo(stack, zoom.layout, positions, size, angles)
 
 
 def frame_size(stack, width: int, height: int) -> tuple[int, int]:
@@ -313,9 +362,10 @@ class ZoomVideoFrames(io.ComfyNode):
         direction=None,
         level_seconds=None,
         holds=None,
+        level_rotation=None,
     ) -> bool | str:
         error = video_input_error(
-            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds
+            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds, level_rotation
         )
         return error or True
 
@@ -326,7 +376,7 @@ class ZoomVideoFrames(io.ComfyNode):
         gib = video.positions.numel() * height * width * images.shape[-1] * images.element_size() / 2**30
         if gib > 2:
             log.warning("%s: %.1f GiB of frames in memory; %s streams them", FRAMES, gib, SAVE)
-        frames = render_zoom_frames(video.stack, video.layout, video.positions, video.size)
+        frames = render_zoom_frames(video.stack, video.layout, video.positions, video.size, angles=video.angles)
         return io.NodeOutput(frames.movedim(1, -1).clamp_(0, 1))
 
 
@@ -382,9 +432,10 @@ class SaveZoomVideo(io.ComfyNode):
         crf=None,
         level_seconds=None,
         holds=None,
+        level_rotation=None,
     ) -> bool | str:
         error = video_input_error(
-            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds
+            cls, width, height, first_level, last_level, loop, easing, direction, level_seconds, holds, level_rotation
         )
         error = error or schema_error(cls, crf=crf, format=format)
         if error or None in (format, crf):
@@ -405,7 +456,9 @@ class SaveZoomVideo(io.ComfyNode):
         file = f"{name}_{counter:05}_.{video_format.extension}"
         # One frame at a time: the encoder is the bottleneck anyway, and small same-sized
         # temporaries keep the heap from fragmenting, so memory stays flat however long the video.
-        frames = iter_zoom_frames(video.stack, video.layout, video.positions, video.size, chunk_size=1)
+        frames = iter_zoom_frames(
+            video.stack, video.layout, video.positions, video.size, angles=video.angles, chunk_size=1
+        )
         progress = comfy.utils.ProgressBar(video.positions.numel())
 
         def on_chunk(count: int) -> None:

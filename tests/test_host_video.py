@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from helpers import validation_messages
 from PIL import Image
 
+from powers_of_ten.blending import render_zoom_frames, zoom_angles, zoom_positions
+
 TEXTURE = "p10_zoom_texture.png"
 LEVELS = 3
 # 3 levels at 10 fps, 0.5 s per level: 10 steps, 11 frames, plus 1 + 2 held.
@@ -98,10 +100,10 @@ def test_nodes_share_their_inputs_and_explain_every_one(comfy):
     frames, save = (comfy.NODE_CLASS_MAPPINGS[n].GET_SCHEMA() for n in ("P10_ZoomVideoFrames", "P10_SaveZoomVideo"))
     # The shared inputs first, in the same order; loop and the timing lists last on both, in the order they
     # came, where old workflows have no widget.
-    trailing = ["loop", "level_seconds", "holds"]
+    trailing = ["loop", "level_seconds", "holds", "rotation", "level_rotation"]
     shared = [i.id for i in frames.inputs[: -len(trailing)]]
     assert [i.id for i in save.inputs[: len(shared)]] == shared
-    assert [i.id for i in frames.inputs[-3:]] == [i.id for i in save.inputs[-3:]] == trailing
+    assert [i.id for i in frames.inputs[-len(trailing) :]] == [i.id for i in save.inputs[-len(trailing) :]] == trailing
     for schema in (frames, save):
         assert schema.description and schema.category == "powers_of_ten"
         assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
@@ -167,9 +169,28 @@ def test_a_time_per_level_and_a_hold_set_the_frames(comfy, texture):
     assert same[6:9].all() and not same[5] and not same[9]
 
 
+def test_a_turning_zoom_is_the_core_turned_frames(comfy, texture):
+    # 37 degrees per level, and one angle per level: the node's frames are the core's for the same stack.
+    for settings, degrees in (({"rotation": 37.0}, 37.0), ({"level_rotation": "90, -20"}, [90.0, -20.0])):
+        prompt = video_prompt("P10_ZoomVideoFrames", texture, **settings)
+        result = comfy.execute(prompt, capture=["3", "4"]).raise_for_error()
+        stack, frames = result.node_output("3").movedim(-1, 1), result.node_output("4")
+        timing = {k: v for k, v in TIMING.items() if k != "last_level"}
+        positions = zoom_positions(LEVELS, **timing)
+        angles = zoom_angles(positions, degrees, LEVELS)
+        expected = render_zoom_frames(stack, 2, positions, (36, 64), angles=angles).movedim(1, -1).clamp(0, 1)
+        torch.testing.assert_close(frames, expected, rtol=0, atol=1e-6)
+        assert (frames[2] - frames[1]).abs().mean() > 0.01
+
+
 @pytest.mark.parametrize(
     "node_type, settings, message",
     [
+        (
+            "P10_ZoomVideoFrames",
+            {"level_rotation": "10, 20, 30"},
+            "Zoom Video Frames: level_rotation gives 3 angles but the zoom has 3 levels, so 2 crossings",
+        ),
         (
             "P10_ZoomVideoFrames",
             {"level_seconds": "1, 1, 1"},
@@ -202,6 +223,12 @@ def test_bad_settings_fail_naming_the_node_and_numbers(comfy, texture, node_type
         ("P10_ZoomVideoFrames", {"holds": "1 for 2 s"}, "Zoom Video Frames: holds line 1 '1 for 2 s' is not 'level: "),
         ("P10_SaveZoomVideo", {"holds": "0: 1"}, "Save Zoom Video: holds: level 0 is not between first_level 0 and "),
         ("P10_ZoomVideoFrames", {"level_seconds": "1, fast"}, "Zoom Video Frames: level_seconds entry 1 'fast' is not"),
+        ("P10_SaveZoomVideo", {"level_rotation": "10, inf"}, "Save Zoom Video: level_rotation entry 1 is inf; give a "),
+        (
+            "P10_ZoomVideoFrames",
+            {"loop": True, "level_rotation": "90, 90"},
+            "Zoom Video Frames: loop turns at constant speed through every level: use rotation, not level_rotation",
+        ),
     ],
 )
 def test_settings_the_inputs_alone_refute_fail_before_anything_runs(comfy, texture, node_type, settings, message):
