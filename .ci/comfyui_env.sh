@@ -6,7 +6,7 @@
 # Unpacks ../shared/comfyui/ComfyUI-VERSION.tar.gz into ROOT/VERSION/ComfyUI
 # (ROOT defaults to <repo>/.cache/comfyui), makes ROOT/VERSION/venv with torch
 # pinned to the machine's CPU wheel, the pack's test tools, that version's own
-# requirements (.ci/install_comfyui_deps.sh) and the browser test's Playwright.
+# requirements (.ci/install_comfyui_deps.sh), the pack's dependencies and the browser test's Playwright.
 # Prints two lines: the checkout and the venv's python. Idempotent.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +23,7 @@ py="$venv/bin/python"
 "$py" -m pip install --quiet torch==2.13.0 -r "$repo/requirements-dev.txt" 2>&1 |
     { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 PYTHON="$py" bash "$repo/.ci/install_comfyui_deps.sh" "$checkout" >&2
+PYTHON="$py" bash "$repo/.ci/install_pack_deps.sh" >&2
 PYTHON="$py" bash "$repo/.ci/install_browser.sh" >&2
 echo "$checkout"
 echo "$py"

@@ -12,7 +12,7 @@ Where things live:
 - :mod:`.frames`: continuous zoom frames between the levels (:func:`render_zoom_frames`,
   streamed by :func:`iter_zoom_frames`).
 - :mod:`.timing`: the zoom position and the angle of each video frame (:func:`zoom_positions`,
-  :func:`zoom_angles`).
+  :func:`zoom_angles`), and level times on a track's beats (:func:`beat_level_seconds`).
 - :mod:`.codec`: consolidation of latents in pixel space through a decoder and encoder.
 
 Every public function takes the layout as a :class:`ZoomLayout` or a plain zoom factor.
@@ -33,7 +33,7 @@ from .geometry import (
 )
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
 from .render import RING_WIDTH, overlap_difference, render_image, render_noise, upscale_stack
-from .timing import DIRECTIONS, EASINGS, zoom_angles, zoom_positions
+from .timing import DIRECTIONS, EASINGS, beat_level_seconds, zoom_angles, zoom_positions
 
 __all__ = [
     "CENTRE",
@@ -47,6 +47,7 @@ __all__ = [
     "Window",
     "ZoomLayout",
     "as_layout",
+    "beat_level_seconds",
     "blend",
     "box_downsample",
     "build_laplacian_pyramid",

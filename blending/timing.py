@@ -9,6 +9,7 @@ through the times the zoom reaches each level: its speed changes smoothly
 from one level's to the next's and comes to rest at a hold, with no jump.
 A turning zoom's angle is a function of ``s`` alike (:func:`zoom_angles`), so
 it turns with the zoom: holds stop it too, and zooming out turns it back.
+:func:`beat_level_seconds` times the levels to a track's beats.
 """
 
 import math
@@ -199,6 +200,44 @@ def zoom_angles(
     knots = torch.arange(levels, dtype=torch.float64)
     angles = torch.cat([torch.zeros(1, dtype=torch.float64), torch.tensor(rates, dtype=torch.float64).cumsum(0)])
     return _monotone_cubic(knots, angles, positions)
+
+
+def beat_level_seconds(beats: Sequence[float], levels: int, min_seconds: float) -> list[float]:
+    """Seconds per level that put every level crossing on a beat, for :func:`zoom_positions`.
+
+    Crossing ``i`` (the zoom reaching level ``i``, time 0 being level 0) is the
+    first beat at least ``min_seconds`` after crossing ``i - 1``, so no level
+    flashes by however dense the beats. The zoom then reaches the last level
+    on a beat and its speed eases between crossings (:func:`zoom_positions`).
+
+    Args:
+        beats: beat or onset times in seconds, e.g. from an audio track.
+        levels: number of levels ``N`` (``N - 1`` crossings).
+        min_seconds: the shortest time from one level to the next.
+
+    Returns:
+        ``N - 1`` times, level ``i`` to ``i + 1``.
+
+    Raises:
+        ValueError: too few beats for every crossing, naming how many were placed and the numbers to change.
+    """
+    if not _positive(min_seconds):
+        raise ValueError(f"min_seconds must be a positive number; got {min_seconds!r}")
+    times = sorted(float(beat) for beat in beats)
+    crossings, previous = [], 0.0
+    for beat in times:
+        if len(crossings) == levels - 1:
+            break
+        if beat >= previous + min_seconds:
+            crossings.append(beat - previous)
+            previous = beat
+    if len(crossings) < levels - 1:
+        last = f"{times[-1]:.2f}" if times else "none"
+        raise ValueError(
+            f"{len(times)} beats (the last at {last} s) place {len(crossings)} of the {levels - 1} level "
+            f"crossings at least {min_seconds:g} s apart; lower min_seconds or give a longer track"
+        )
+    return crossings
 
 
 def _loop_positions(levels, fps, seconds_per_level, easing, direction, hold_start, hold_end, first_level, last_level):

@@ -9,10 +9,12 @@
 - :mod:`.ksampler`: Zoom KSampler.
 - :mod:`.stack`: Blend/Render Zoom Stack and the side-by-side views.
 - :mod:`.video`: Zoom Video Frames and Save Zoom Video.
+- :mod:`.beats`: Zoom Beats (level times on a track's beats).
 """
 
 from comfy_api.latest import ComfyExtension, io
 
+from .beats import ZoomBeats
 from .extend import ExtendZoom, RegenerateZoomLevels
 from .grounding import ZoomPhotoGrounding
 from .guider import ZoomGuiderNode
@@ -39,6 +41,7 @@ class PowersOfTenExtension(ComfyExtension):
             UpscaleZoomLatent,
             ZoomVideoFrames,
             SaveZoomVideo,
+            ZoomBeats,
             ExtendZoom,
             RegenerateZoomLevels,
         ]

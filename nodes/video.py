@@ -42,12 +42,15 @@ class VideoFormat:
     pix_fmt: str
     max_crf: int
     container_options: dict
+    audio_codec: str | None
+    audio_rates: tuple[int, ...] = ()
+    """The sample rates the audio codec takes, when it does not take any (Opus: 48 kHz and its fractions)."""
 
 
 FORMATS = {
-    "mp4 (h264)": VideoFormat("mp4", "libx264", "yuv420p", 51, {"movflags": "use_metadata_tags"}),
-    "webm (vp9)": VideoFormat("webm", "libvpx-vp9", "yuv420p", 63, {}),
-    "webp (animated)": VideoFormat("webp", "libwebp_anim", "bgra", 63, {"loop": "0"}),
+    "mp4 (h264)": VideoFormat("mp4", "libx264", "yuv420p", 51, {"movflags": "use_metadata_tags"}, "aac"),
+    "webm (vp9)": VideoFormat("webm", "libvpx-vp9", "yuv420p", 63, {}, "libopus", (48000, 24000, 16000, 12000, 8000)),
+    "webp (animated)": VideoFormat("webp", "libwebp_anim", "bgra", 63, {"loop": "0"}, None),
 }
 
 
@@ -412,6 +415,12 @@ class SaveZoomVideo(io.ComfyNode):
                 ),
                 loop_input(),
                 *timing_inputs(),
+                io.Audio.Input(
+                    "audio",
+                    optional=True,
+                    tooltip="A soundtrack for the video (e.g. Load Audio, the one Zoom Beats timed the zoom to), from "
+                    "its start, cut where the video ends. mp4 and webm only.",
+                ),
             ],
             outputs=[],
             hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo],
@@ -445,9 +454,13 @@ class SaveZoomVideo(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, images, zoom, width, height, last_level, format, crf, filename_prefix, **timing) -> io.NodeOutput:
+    def execute(
+        cls, images, zoom, width, height, last_level, format, crf, filename_prefix, audio=None, **timing
+    ) -> io.NodeOutput:
         node = SAVE
         video_format = FORMATS[format]
+        if audio is not None and video_format.audio_codec is None:
+            raise ValueError(f"{node}: {format} cannot carry audio; use mp4 (h264) or webm (vp9), or leave audio out")
         video = plan_zoom_video(node, images, zoom, width, height, last_level, **timing)
         height, width = video.size
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
@@ -474,6 +487,7 @@ class SaveZoomVideo(io.ComfyNode):
             crf=crf,
             metadata=cls.metadata(),
             on_chunk=on_chunk,
+            audio=audio,
         )
         log.info("%s: wrote %s (%d frames, %dx%d)", node, file, video.positions.numel(), width, height)
         return io.NodeOutput(ui=ui.PreviewVideo([ui.SavedResult(file, subfolder, io.FolderType.output)]))
@@ -490,9 +504,17 @@ class SaveZoomVideo(io.ComfyNode):
 
 
 def write_video(
-    path: str, frames, video_format: VideoFormat, size: tuple[int, int], fps: float, crf: int, metadata: dict, on_chunk
+    path: str,
+    frames,
+    video_format: VideoFormat,
+    size: tuple[int, int],
+    fps: float,
+    crf: int,
+    metadata: dict,
+    on_chunk,
+    audio: dict | None = None,
 ) -> None:
-    """Encode chunks of frames to ``path`` as they arrive.
+    """Encode chunks of frames to ``path`` as they arrive, then the soundtrack, if any.
 
     Only the chunk in hand and the encoder's own look-ahead are in memory
     (libwebp assembles an animated WebP in memory, compressed, until the end).
@@ -508,6 +530,8 @@ def write_video(
         crf: quality, 0 lossless; see the Save Zoom Video node.
         metadata: container tags; non-string values are stored as JSON.
         on_chunk: called with the number of frames after each chunk (progress, cancel).
+        audio: an AUDIO (``waveform`` ``(B, channels, samples)``, the first track used, and ``sample_rate``),
+            from time 0 and cut at the last frame's end; only for a format with an audio codec.
 
     Shape:
         each chunk ``(f, C, h, w)``, ``C >= 3`` (extra channels are ignored).
@@ -524,6 +548,7 @@ def write_video(
         stream.options = _encoder_options(video_format.codec, crf)
         if video_format.codec == "libvpx-vp9":
             stream.bit_rate = 0  # constant quality: crf alone sets it
+        sound = None if audio is None else _add_audio_stream(container, video_format, audio)
         index = 0
         for chunk in frames:
             pixels = chunk[:, :3].movedim(1, -1).mul_(255).round_().clamp_(0, 255).to("cpu", torch.uint8).numpy()
@@ -534,12 +559,37 @@ def write_video(
                 container.mux(stream.encode(frame))
             on_chunk(len(pixels))
         container.mux(stream.encode(None))
+        if sound is not None:
+            _write_audio(container, sound, audio, seconds=index / rate)
         container.close()
     except BaseException:
         with contextlib.suppress(Exception):  # the error that got us here is the one to report
             container.close()
         os.remove(path)
         raise
+
+
+def _add_audio_stream(container, video_format: VideoFormat, audio: dict):
+    """The audio stream, at the track's rate, or at the nearest the codec takes (the encoder resamples)."""
+    sample_rate = int(audio["sample_rate"])
+    if video_format.audio_rates and sample_rate not in video_format.audio_rates:
+        sample_rate = min(video_format.audio_rates, key=lambda rate: (abs(rate - sample_rate), -rate))
+    channels = audio["waveform"].shape[1]
+    return container.add_stream(
+        video_format.audio_codec, rate=sample_rate, layout="mono" if channels == 1 else "stereo"
+    )
+
+
+def _write_audio(container, stream, audio: dict, seconds: float) -> None:
+    """The track's first ``seconds``, mono or stereo (a third channel and beyond are left out), from time 0."""
+    sample_rate = int(audio["sample_rate"])
+    waveform = audio["waveform"][0, :2, : math.ceil(seconds * sample_rate)]
+    samples = waveform.float().clamp(-1, 1).cpu().numpy()
+    frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono" if samples.shape[0] == 1 else "stereo")
+    frame.sample_rate = sample_rate
+    frame.pts = 0
+    container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 def _encoder_options(codec: str, crf: int) -> dict:

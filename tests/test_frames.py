@@ -11,6 +11,7 @@ from powers_of_ten.blending import (
     DIRECTIONS,
     EASINGS,
     ZoomLayout,
+    beat_level_seconds,
     iter_zoom_frames,
     render_image,
     render_zoom_frames,
@@ -383,3 +384,16 @@ def test_a_turning_loop_repeats_seamlessly():
     torch.testing.assert_close(frames[-1], frames[0], rtol=0, atol=1e-5)
     steps = (frames[1:] - frames[:-1]).abs().mean((1, 2, 3))
     assert steps[-1] < 1.5 * steps.median()
+
+
+def test_beats_time_every_crossing_to_the_first_beat_far_enough_after_the_last():
+    beats = [0.3, 0.8, 1.1, 1.4, 2.0, 2.15, 3.9, 4.0]
+    seconds = beat_level_seconds(beats, 4, min_seconds=1.0)
+    assert torch.tensor(seconds, dtype=torch.float64).cumsum(0).tolist() == pytest.approx([1.1, 2.15, 3.9])
+    # Dense beats: the minimum time per level decides; the crossings stay on beats.
+    dense = [0.1 * k for k in range(1, 100)]
+    crossings = torch.tensor(beat_level_seconds(dense, 6, min_seconds=0.75), dtype=torch.float64).cumsum(0)
+    assert all(min(abs(c - b) for b in dense) < 1e-9 for c in crossings.tolist())
+    assert (crossings.diff() >= 0.75 - 1e-9).all() and crossings[0] >= 0.75 - 1e-9
+    with pytest.raises(ValueError, match=r"8 beats \(the last at 4.00 s\) place 3 of the 4 level crossings at least 1"):
+        beat_level_seconds(beats, 5, min_seconds=1.0)

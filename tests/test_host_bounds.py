@@ -44,7 +44,10 @@ HARNESS = {
     "20": ("PreviewImage", {"images": ["19", 0]}),
     "21": ("P10_ZoomVideoFrames", {"images": ["11", 0], "zoom": ["2", 1]}),
     "22": ("PreviewImage", {"images": ["21", 0]}),
-    "23": ("P10_SaveZoomVideo", {"images": ["11", 0], "zoom": ["2", 1]}),
+    "23": (
+        "P10_SaveZoomVideo",
+        {"images": ["11", 0], "zoom": ["2", 1], "level_seconds": ["35", 0], "audio": ["34", 0]},
+    ),
     "25": ("P10_ExtendZoom", {"latent": ["8", 0], "zoom": ["2", 1]}),
     "26": ("P10_RegenerateZoomLevels", {"zoom": ["25", 1]}),
     "27": ("P10_ZoomPrompts", {"clip": ["1", 1], "zoom": ["26", 0]}),
@@ -54,6 +57,8 @@ HARNESS = {
     "31": ("P10_UpscaleZoomLatent", {"latent": ["8", 0], "zoom": ["2", 1]}),
     "32": ("VAEDecode", {"samples": ["31", 0], "vae": ["1", 2]}),
     "33": ("PreviewImage", {"images": ["32", 0]}),
+    "34": ("P10Test_ClickTrack", {}),
+    "35": ("P10_ZoomBeats", {"audio": ["34", 0], "zoom": ["2", 1]}),
 }
 
 

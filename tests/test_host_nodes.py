@@ -18,6 +18,7 @@ NODE_IDS = {
     "P10_UpscaleZoomLatent",
     "P10_ZoomVideoFrames",
     "P10_SaveZoomVideo",
+    "P10_ZoomBeats",
     "P10_ExtendZoom",
     "P10_RegenerateZoomLevels",
 }

@@ -17,6 +17,9 @@ from PIL import Image
 
 from powers_of_ten.blending import render_zoom_frames, zoom_angles, zoom_positions
 
+CLICKS = {"seconds": 8.0, "first": 0.25, "interval": 0.5, "sample_rate": 44100}
+"""A click every 0.5 s from 0.25 s: at least 1 s apart, the crossings fall on the clicks at 1.25, 2.25, ... s."""
+
 TEXTURE = "p10_zoom_texture.png"
 LEVELS = 3
 # 3 levels at 10 fps, 0.5 s per level: 10 steps, 11 frames, plus 1 + 2 held.
@@ -99,11 +102,12 @@ def decode(path: pathlib.Path) -> tuple[np.ndarray, float]:
 def test_nodes_share_their_inputs_and_explain_every_one(comfy):
     frames, save = (comfy.NODE_CLASS_MAPPINGS[n].GET_SCHEMA() for n in ("P10_ZoomVideoFrames", "P10_SaveZoomVideo"))
     # The shared inputs first, in the same order; loop and the timing lists last on both, in the order they
-    # came, where old workflows have no widget.
+    # came, where old workflows have no widget (and Save Zoom Video's soundtrack after them).
     trailing = ["loop", "level_seconds", "holds", "rotation", "level_rotation"]
     shared = [i.id for i in frames.inputs[: -len(trailing)]]
     assert [i.id for i in save.inputs[: len(shared)]] == shared
-    assert [i.id for i in frames.inputs[-len(trailing) :]] == [i.id for i in save.inputs[-len(trailing) :]] == trailing
+    assert [i.id for i in frames.inputs[-len(trailing) :]] == trailing
+    assert [i.id for i in save.inputs[-len(trailing) - 1 :]] == [*trailing, "audio"]
     for schema in (frames, save):
         assert schema.description and schema.category == "powers_of_ten"
         assert all(i.tooltip for i in schema.inputs), [i.id for i in schema.inputs if not i.tooltip]
@@ -237,6 +241,70 @@ def test_settings_the_inputs_alone_refute_fail_before_anything_runs(comfy, textu
     result = comfy.execute(video_prompt(node_type, texture, **settings))
     assert result.validation_error is not None, "nothing may run"
     assert message in validation_messages(result)
+
+
+def beats_prompt(texture: str, levels: int, detect: str, **save) -> dict:
+    """A click track timing a zoom of ``levels`` (Zoom Beats as node "21"); with ``save``, Save Zoom Video as "4"."""
+    prompt = video_prompt("P10_SaveZoomVideo", texture, levels=levels, **save) if save else {}
+    prompt["1"] = {
+        "class_type": "P10_EmptyZoomLatent",
+        "inputs": {"width": 64, "height": 64, "levels": levels, "zoom_factor": "2"},
+    }
+    prompt["20"] = {"class_type": "P10Test_ClickTrack", "inputs": CLICKS}
+    prompt["21"] = {
+        "class_type": "P10_ZoomBeats",
+        "inputs": {"audio": ["20", 0], "zoom": ["1", 1], "detect": detect, "min_seconds": 1.0},
+    }
+    if save:
+        prompt["4"]["inputs"] |= {"level_seconds": ["21", 0], "audio": ["20", 0]}
+    return prompt
+
+
+@pytest.mark.parametrize("detect", ["beats", "onsets"])
+def test_zoom_beats_put_every_crossing_on_a_click_within_a_frame(comfy, detect):
+    level_seconds = comfy.execute(beats_prompt(None, 5, detect), capture=["21"]).raise_for_error().node_output("21")
+    seconds = [float(entry) for entry in level_seconds.split(",")]
+    fps = 30
+    positions = zoom_positions(5, fps=fps, seconds_per_level=seconds)
+    clicks = CLICKS["first"] + CLICKS["interval"] * torch.arange(16, dtype=torch.float64)
+    for level, reached in enumerate(torch.tensor(seconds, dtype=torch.float64).cumsum(0), start=1):
+        # The frame that shows the level is within a frame of a click, and at least 1 s after the last crossing.
+        frame = (positions - level).abs().argmin().item()
+        assert (clicks - frame / fps).abs().min() <= 1 / fps, (level, frame, level_seconds)
+        assert (clicks - reached).abs().min() <= 1 / fps
+    assert min(seconds) >= 1.0
+
+
+@pytest.mark.parametrize("video_format, sample_rate", [("mp4 (h264)", 44100), ("webm (vp9)", 48000)])
+def test_the_saved_video_carries_the_track_cut_at_its_end(comfy, texture, video_format, sample_rate):
+    # webm's Opus takes 48 kHz: the encoder resamples the 44.1 kHz track.
+    settings = {"format": video_format, "crf": 19, "filename_prefix": "p10_test/beats", "hold_start": 0}
+    result = comfy.execute(beats_prompt(texture, 5, "onsets", **settings), capture=["21"]).raise_for_error()
+    path = saved_path(comfy, result, "4")
+    duration = sum(float(entry) for entry in result.node_output("21").split(","))
+    with av.open(str(path)) as container:
+        sound = container.streams.audio[0]
+        frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(path)) as container:
+        samples = np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
+        rate = container.streams.audio[0].sample_rate
+    assert sound.channels == 2 and rate == sample_rate
+    # The zoom at 10 fps plus the 2 frames held at the end, and the track cut there (the codec pads its last frame).
+    assert frames == round(duration * 10) + 1 + 2
+    assert abs(samples.shape[1] / rate - frames / 10) < 0.05
+    # The clicks are where they were: the loudest sample of each 0.5 s stretch lies within a frame of its click.
+    loud = np.abs(samples).max(axis=0)
+    for click in np.arange(0.25, frames / 10 - 0.25, 0.5):
+        start = round((click - 0.2) * rate)
+        peak = (start + np.argmax(loud[start : start + round(0.4 * rate)])) / rate
+        assert abs(peak - click) < 1 / 10, (click, peak)
+
+
+def test_an_animated_webp_refuses_a_soundtrack(comfy, texture):
+    settings = {"format": "webp (animated)", "crf": 19, "filename_prefix": "p10_test/beats"}
+    result = comfy.execute(beats_prompt(texture, 5, "onsets", **settings))
+    assert not result.success
+    assert "Save Zoom Video: webp (animated) cannot carry audio" in result.execution_error["exception_message"]
 
 
 MEMORY_PROBE = textwrap.dedent(
