@@ -418,8 +418,14 @@ def hires_zoom() -> list[Node]:
 
 
 def directed_zoom() -> list[Node]:
-    """text_zoom's video, paced: a time per level, a pause on the city and on the face, a hold at the end."""
-    timing = {"level_seconds": "3, 2, 2, 1.5, 4", "holds": "2: 2\n4: 1.5", "hold_end": 30}
+    """text_zoom's video, directed: a time per level, a pause on the city and on the face, a hold at the end,
+    and a turn that speeds up from the planet to the street and turns back on the way to the face."""
+    timing = {
+        "level_seconds": "3, 2, 2, 1.5, 4",
+        "holds": "2: 2\n4: 1.5",
+        "hold_end": 30,
+        "level_rotation": "0, 30, 60, 45, -20",
+    }
     return [*text_zoom(), Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1)} | timing)]
 
 
