@@ -327,9 +327,8 @@ def _render_chunk(
     sharp = torch.ceil(positions - log_ratio - _EPS).clamp(0, levels - 1).long()
     first = torch.minimum(torch.floor(positions).long(), sharp)
     k, corner, z = camera.origin(positions)
-    centre = corner + z[:, None] / 2
-    aspect = stack_width / stack_height
-
+    # A turning frame turns about its centre, in the level's own pixels.
+    centre, aspect = corner + z[:, None] / 2, stack_width / stack_height
     frames = None
     for slot in range(int((sharp - first).max()) + 1):
         level = torch.minimum(first + slot, sharp)
