@@ -22,7 +22,7 @@ import sys
 import time
 
 import torch
-from common import boot_comfyui, log, parse_arguments
+from common import boot_comfyui, log, parse_arguments, tiny_zoom
 
 
 def rss_mib() -> float:
@@ -35,18 +35,7 @@ def child(args) -> dict:
     """One level count, in this process: boot, sample, measure."""
     # PyTorch's attention, as ComfyUI picks on a GPU; on a CPU its default (sub-quadratic) takes gigabytes at 64 x 64.
     host = boot_comfyui(("--use-pytorch-cross-attention",))
-    mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
-    model, clip, _ = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)
-    size = 8 * args.latent
-    latent, zoom = (
-        mappings["P10_EmptyZoomLatent"].execute(width=size, height=size, levels=args.count, zoom_factor="8").result
-    )
-    prompts = "\n".join(f"scale {level} of a zoom from a galaxy to a cell" for level in range(args.count))
-    plan = (
-        mappings["P10_ZoomPrompts"]
-        .execute(clip=clip, zoom=zoom, prompts=prompts, prefix="", suffix="", negative="blurry")
-        .result[0]
-    )
+    model, _, _, latent, _, plan = tiny_zoom(host, 8 * args.latent, args.count, "8")
     import comfy.sample
     import comfy.samplers
 

@@ -26,24 +26,14 @@ import sys
 
 import torch
 from bench_depth import rss_mib
-from common import boot_comfyui, log, parse_arguments
+from common import boot_comfyui, log, parse_arguments, tiny_zoom
 
 
 def child(args) -> dict:
     """One run, in this process: boot, load, sample (or upscale and refine), decode, measure."""
     host = boot_comfyui(("--use-pytorch-cross-attention",))
     mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
-    model, clip, vae = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)
-    size = 8 * args.latent
-    latent, zoom = (
-        mappings["P10_EmptyZoomLatent"].execute(width=size, height=size, levels=args.levels, zoom_factor="2").result
-    )
-    prompts = "\n".join(f"scale {level} of a zoom from a galaxy to a cell" for level in range(args.levels))
-    plan = (
-        mappings["P10_ZoomPrompts"]
-        .execute(clip=clip, zoom=zoom, prompts=prompts, prefix="", suffix="", negative="blurry")
-        .result[0]
-    )
+    model, _, vae, latent, zoom, plan = tiny_zoom(host, 8 * args.latent, args.levels, "2")
     settings = {"seed": 0, "steps": args.steps, "cfg": 7.0, "sampler_name": "euler_ancestral", "scheduler": "karras"}
     before = rss_mib()
     if torch.cuda.is_available():

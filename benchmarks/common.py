@@ -49,3 +49,22 @@ def boot_comfyui(extra_args: tuple[str, ...] = ()):
     from host.in_process import boot_comfyui
 
     return boot_comfyui(extra_args)
+
+
+def tiny_zoom(host, size: int, levels: int, zoom_factor: str):
+    """The tiny checkpoint and a zoom of ``levels`` at ``size`` px with one prompt per level, through the nodes.
+
+    Returns:
+        ``(model, clip, vae, latent, zoom, plan)``.
+    """
+    mappings, core = host.NODE_CLASS_MAPPINGS, host.nodes
+    model, clip, vae = core.CheckpointLoaderSimple().load_checkpoint(host.checkpoint_name)
+    empty = mappings["P10_EmptyZoomLatent"]
+    latent, zoom = empty.execute(width=size, height=size, levels=levels, zoom_factor=zoom_factor).result
+    prompts = "\n".join(f"scale {level} of a zoom from a galaxy to a cell" for level in range(levels))
+    plan = (
+        mappings["P10_ZoomPrompts"]
+        .execute(clip=clip, zoom=zoom, prompts=prompts, prefix="", suffix="", negative="blurry")
+        .result[0]
+    )
+    return model, clip, vae, latent, zoom, plan
