@@ -4,10 +4,12 @@
 #
 #   usage: bash .ci/install_comfyui_deps.sh /path/to/ComfyUI
 #
-# - ComfyUI's requirements.txt minus torch / torchvision / torchaudio
-#   (torchaudio is left out on purpose: only ComfyUI's audio nodes need it and
-#   they fail to load non-fatally without it);
+# - ComfyUI's requirements.txt minus torch / torchvision / torchaudio;
 # - torchvision --no-deps, in the version built against the installed torch;
+# - torchaudio --no-deps, the newest release not newer than torch, without its
+#   C extension (built against that release's torch, it cannot load into
+#   another; torchaudio then runs as pure Python, which is all ComfyUI's audio
+#   nodes use: Load Audio decodes with PyAV, resampling is torch code);
 # - a guard in torchvision/_meta_registrations.py so that `register_fake` for
 #   ops the wheel's C extension could not register (CUDA wheel on CPU torch)
 #   is skipped instead of failing `import torchvision`;
@@ -117,10 +119,27 @@ def _p10_safe_register_fake(*args, **kwargs):
     print(f"install_comfyui_deps: guarded {n} register_fake decorator(s) in {path}")
 EOF
 
-# 4. Check: torch unchanged, torchvision and ComfyUI's key deps importable.
+# 4. torchaudio's Python part: the wheel without dependencies, its compiled
+#    libraries removed, so that its loader finds none and imports without them.
+if ! "$PY" -c 'import torchaudio' 2>/dev/null; then
+    pip_run install -q --no-deps "torchaudio<=${torch_version}"
+    "$PY" - <<'EOF'
+import importlib.util, pathlib
+
+spec = importlib.util.find_spec("torchaudio")
+lib = pathlib.Path(next(iter(spec.submodule_search_locations))) / "lib"
+for path in sorted(lib.glob("*.so")):
+    path.unlink()
+    print(f"install_comfyui_deps: removed torchaudio/lib/{path.name} (built against another torch)")
+EOF
+fi
+
+# 5. Check: torch unchanged, torchvision, torchaudio and ComfyUI's key deps importable.
 "$PY" - "$torch_version" <<'EOF'
 import sys
-import torch, torchvision, safetensors, transformers, aiohttp, av, yaml, requests  # noqa: F401
+import torch, torchvision, torchaudio, safetensors, transformers, aiohttp, av, yaml, requests  # noqa: F401
 assert torch.__version__.split("+")[0] == sys.argv[1], f"torch changed to {torch.__version__}"
-print(f"install_comfyui_deps: ok (torch {torch.__version__}, torchvision {torchvision.__version__})")
+torchaudio.functional.resample(torch.zeros(1, 441), 44100, 48000)
+print(f"install_comfyui_deps: ok (torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"torchaudio {torchaudio.__version__})")
 EOF

@@ -63,6 +63,8 @@ ZOOM_PROMPTS = (
     "a macro photograph of a human eye, detailed iris"
 )
 NEGATIVE = "blurry, low quality, text, watermark, frame"
+MUSIC = "zoom_music.mp3"
+"""The song directed_zoom's Load Audio names: the user uploads their own."""
 
 
 @dataclass
@@ -419,14 +421,28 @@ def hires_zoom() -> list[Node]:
 
 def directed_zoom() -> list[Node]:
     """text_zoom's video, directed: a time per level, a pause on the city and on the face, a hold at the end,
-    and a turn that speeds up from the planet to the street and turns back on the way to the face."""
+    and a turn that speeds up from the planet to the street and turns back on the way to the face; and a
+    second video cut to a song, every level crossing on a beat, with the song as its soundtrack."""
     timing = {
         "level_seconds": "3, 2, 2, 1.5, 4",
         "holds": "2: 2\n4: 1.5",
         "hold_end": 30,
         "level_rotation": "0, 30, 60, 45, -20",
     }
-    return [*text_zoom(), Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1)} | timing)]
+    music = {"level_seconds": (13, 0), "audio": (12, 0), "hold_end": 30, "rotation": 15.0}
+    return [
+        *text_zoom(),
+        Node(11, "P10_SaveZoomVideo", 6, {"images": (7, 0), "zoom": (2, 1)} | timing),
+        Node(12, "LoadAudio", 5, {"audio": MUSIC}, title="Your song"),
+        Node(13, "P10_ZoomBeats", 5, {"audio": (12, 0), "zoom": (2, 1), "min_seconds": 1.5}),
+        Node(
+            14,
+            "P10_SaveZoomVideo",
+            6,
+            {"images": (7, 0), "zoom": (2, 1), "filename_prefix": "powers_of_ten/beats"} | music,
+            title="Save Zoom Video (on the beats)",
+        ),
+    ]
 
 
 WORKFLOWS = {
@@ -468,7 +484,9 @@ def main() -> None:
     server = ComfyServer()
     nodes = [node for name in names for node in WORKFLOWS[name]()]
     models = [model for node in nodes for model in node.models] + [m for n in names for m in WORKFLOW_MODELS.get(n, [])]
-    provide_named_files(server.layout, models, [node.inputs["image"] for node in nodes if node.type == "LoadImage"])
+    photos = [node.inputs["image"] for node in nodes if node.type == "LoadImage"]
+    tracks = [node.inputs["audio"] for node in nodes if node.type == "LoadAudio"]
+    provide_named_files(server.layout, models, photos, tracks)
     prepare_user(server.layout.user_dir / "default")
     with server, tempfile.TemporaryDirectory() as profile:
         with open_frontend(server, pathlib.Path(profile)) as frontend:

@@ -57,7 +57,7 @@ HARNESS = {
     "31": ("P10_UpscaleZoomLatent", {"latent": ["8", 0], "zoom": ["2", 1]}),
     "32": ("VAEDecode", {"samples": ["31", 0], "vae": ["1", 2]}),
     "33": ("PreviewImage", {"images": ["32", 0]}),
-    "34": ("P10Test_ClickTrack", {}),
+    "34": ("LoadAudio", {}),
     "35": ("P10_ZoomBeats", {"audio": ["34", 0], "zoom": ["2", 1]}),
 }
 

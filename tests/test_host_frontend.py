@@ -11,7 +11,15 @@ The files themselves are written by the frontend (``scripts/build_example_workfl
 
 import pytest
 from helpers import WORKFLOW_NAMES, at_test_scale, load_workflow, node_id, seam, wait_for_history
-from host.frontend import linked_models, named_photos, open_frontend, prepare_user, provide_named_files, unavailable
+from host.frontend import (
+    linked_models,
+    named_photos,
+    named_tracks,
+    open_frontend,
+    prepare_user,
+    provide_named_files,
+    unavailable,
+)
 from host.server import ComfyServer
 from PIL import Image
 
@@ -25,7 +33,9 @@ def frontend(tmp_path_factory):
     workflows = [load_workflow(name) for name in WORKFLOW_NAMES]
     server = ComfyServer()
     models = [model for workflow in workflows for model in linked_models(workflow)]
-    provide_named_files(server.layout, models, [photo for workflow in workflows for photo in named_photos(workflow)])
+    photos = [photo for workflow in workflows for photo in named_photos(workflow)]
+    tracks = [track for workflow in workflows for track in named_tracks(workflow)]
+    provide_named_files(server.layout, models, photos, tracks)
     prepare_user(server.layout.user_dir / "default")
     with server, open_frontend(server, tmp_path_factory.mktemp("chromium-profile")) as frontend:
         yield frontend

@@ -13,12 +13,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import validation_messages
+from host.layout import CLICK_TRACK, CLICKS
 from PIL import Image
 
 from powers_of_ten.blending import render_zoom_frames, zoom_angles, zoom_positions
-
-CLICKS = {"seconds": 8.0, "first": 0.25, "interval": 0.5, "sample_rate": 44100}
-"""A click every 0.5 s from 0.25 s: at least 1 s apart, the crossings fall on the clicks at 1.25, 2.25, ... s."""
 
 TEXTURE = "p10_zoom_texture.png"
 LEVELS = 3
@@ -250,7 +248,8 @@ def beats_prompt(texture: str, levels: int, detect: str, **save) -> dict:
         "class_type": "P10_EmptyZoomLatent",
         "inputs": {"width": 64, "height": 64, "levels": levels, "zoom_factor": "2"},
     }
-    prompt["20"] = {"class_type": "P10Test_ClickTrack", "inputs": CLICKS}
+    # A click every 0.5 s from 0.25 s: at least 1 s apart, the crossings fall on the clicks at 1.25, 2.25, ... s.
+    prompt["20"] = {"class_type": "LoadAudio", "inputs": {"audio": CLICK_TRACK}}
     prompt["21"] = {
         "class_type": "P10_ZoomBeats",
         "inputs": {"audio": ["20", 0], "zoom": ["1", 1], "detect": detect, "min_seconds": 1.0},

@@ -11,7 +11,7 @@ import json
 import pathlib
 import shutil
 
-from .layout import SHARED_MODELS, locate_comfyui, tiny_checkpoint, tiny_lora
+from .layout import CLICKS, SHARED_MODELS, locate_comfyui, tiny_checkpoint, tiny_lora, write_click_track
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 800}
@@ -220,15 +220,20 @@ def named_photos(workflow: dict) -> list[str]:
     return [node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "LoadImage"]
 
 
-def provide_named_files(layout, models: list[dict], photos: list[str]) -> None:
-    """Put the named models and photos into the server's folders under those names.
+def named_tracks(workflow: dict) -> list[str]:
+    """The audio files a UI workflow's Load Audio nodes name."""
+    return [node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "LoadAudio"]
+
+
+def provide_named_files(layout, models: list[dict], photos: list[str], tracks: list[str] = ()) -> None:
+    """Put the named models, photos and audio tracks into the server's folders under those names.
 
     Each model link becomes the tiny stand-in for its folder (checkpoints: the
     tiny checkpoint, loras: the tiny LoRA, vae_approx: the shared TAESD of the
     same name, saved as ``.pth`` where the link names one), so that the frontend
     finds exactly the files the examples name and queues the graph unchanged. A
     photo comes from ComfyUI's own input folder (``example.png`` ships with it),
-    else is scikit-image's astronaut.
+    else is scikit-image's astronaut; a track is the click track.
     """
     import torch
     from PIL import Image
@@ -253,6 +258,8 @@ def provide_named_files(layout, models: list[dict], photos: list[str]) -> None:
             shutil.copyfile(shipped, layout.input_dir / name)
         else:
             Image.fromarray(data.astronaut()).save(layout.input_dir / name)
+    for name in tracks:
+        write_click_track(layout.input_dir / name, **CLICKS | {"seconds": 16.0})
 
 
 def prepare_user(folder: pathlib.Path) -> None:

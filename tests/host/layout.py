@@ -4,11 +4,12 @@ Models: ``<base>/models/checkpoints/<name>`` links to the tiny SD1.5 checkpoint
 (``scripts/make_tiny_checkpoint.py``, generated on first use), and the TAESD
 folders under ``<repo>/../shared/models`` are registered as ``vae_approx``
 through an ``extra_model_paths`` yaml (the same file serves the in-process host
-and the server).
+and the server). Input: :data:`CLICK_TRACK`, for core Load Audio.
 """
 
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -23,6 +24,10 @@ STAND_INS = pathlib.Path(__file__).resolve().parent / "stand_ins"
 STAND_INS_NAME = "p10_stand_ins"
 TINY_MODELS = REPO_ROOT / ".cache" / "models"
 """Where ``scripts/make_tiny_models.py`` writes the tiny SDXL, SD3, Flux and SD2 models."""
+CLICK_TRACK = "clicks.wav"
+"""The click track in every test ComfyUI's input folder: :data:`CLICKS`, 16-bit PCM."""
+CLICKS = {"seconds": 8.0, "first": 0.25, "interval": 0.5, "sample_rate": 44100}
+"""A click every ``interval`` seconds from ``first``, ``seconds`` long."""
 
 
 def locate_comfyui() -> pathlib.Path | None:
@@ -39,6 +44,30 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def write_click_track(path: pathlib.Path, seconds: float, first: float, interval: float, sample_rate: int) -> None:
+    """A stereo track of 200-sample windowed tone bursts at ``first + k * interval``, silence between.
+
+    Written by PyAV in the format the name says: ``.wav`` (16-bit PCM, every
+    click on its sample) or ``.mp3``.
+    """
+    import av
+    import torch
+
+    waveform = torch.zeros(2, round(seconds * sample_rate))
+    burst = torch.hann_window(200) * torch.sin(torch.arange(200) * 0.9)
+    for index in range(math.floor((seconds - first) / interval) + 1):
+        start = round((first + index * interval) * sample_rate)
+        waveform[:, start : start + 200] += burst[: waveform.shape[-1] - start]
+    codec = {".wav": "pcm_s16le", ".mp3": "libmp3lame"}[path.suffix]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=sample_rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(waveform.numpy(), format="fltp", layout="stereo")
+        frame.sample_rate = sample_rate
+        frame.pts = 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
 
 
 def tiny_checkpoint() -> pathlib.Path:
@@ -104,12 +133,14 @@ class ComfyLayout:
 
 
 def prepare_layout() -> ComfyLayout:
-    """A new private base directory with this pack, the tiny checkpoint, its LoRA and the shared TAESD folders."""
+    """A new private base directory with this pack, the tiny checkpoint, its LoRA, the shared TAESD folders and
+    the click track."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="p10_comfy_"))
     for sub in ("custom_nodes", "models/checkpoints", "input", "output", "temp", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "custom_nodes" / PACK_NAME).symlink_to(REPO_ROOT, target_is_directory=True)
     (base / "custom_nodes" / STAND_INS_NAME).symlink_to(STAND_INS, target_is_directory=True)
+    write_click_track(base / "input" / CLICK_TRACK, **CLICKS)
     TINY_MODELS.mkdir(parents=True, exist_ok=True)
     checkpoint = tiny_checkpoint()
     (base / "models" / "checkpoints" / checkpoint.name).symlink_to(checkpoint)

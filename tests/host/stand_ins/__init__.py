@@ -10,9 +10,6 @@ Loaded beside the pack by the test host. Its nodes:
   levels' prompts of different lengths give sequences of different lengths.
 - ``P10Test_TinyFlux``: the tiny Flux DiT (``scripts/make_tiny_models.py``),
   which ComfyUI's Flux detection cannot size.
-- ``P10Test_ClickTrack``: an AUDIO click track (a click every ``interval``
-  seconds from ``first``), for Zoom Beats and the soundtrack: core Load Audio
-  imports torchaudio, which has no build for the torch the tests pin.
 - ``P10Test_Capture``: an output node that keeps any value it is given in
   :data:`CAPTURED` under its ``key``, so that the in-process test host can read
   a node's raw output (a LATENT dict, an IMAGE tensor, a ZOOM) after running a
@@ -106,35 +103,8 @@ class Capture:
         return {}
 
 
-class ClickTrack:
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "seconds": ("FLOAT", {"default": 4.0}),
-                "first": ("FLOAT", {"default": 0.25}),
-                "interval": ("FLOAT", {"default": 0.5}),
-                "sample_rate": ("INT", {"default": 44100, "max": 192000}),
-            }
-        }
-
-    RETURN_TYPES = ("AUDIO",)
-    FUNCTION = "make"
-    CATEGORY = "p10_test"
-
-    def make(self, seconds, first, interval, sample_rate):
-        """A stereo track of 200-sample windowed tone bursts at ``first + k * interval``, silence between."""
-        waveform = torch.zeros(1, 2, round(seconds * sample_rate))
-        burst = torch.hann_window(200) * torch.sin(torch.arange(200) * 0.9)
-        for index in range(math.floor((seconds - first) / interval) + 1):
-            start = round((first + index * interval) * sample_rate)
-            waveform[0, :, start : start + 200] += burst[: waveform.shape[-1] - start]
-        return ({"waveform": waveform, "sample_rate": sample_rate},)
-
-
 NODE_CLASS_MAPPINGS = {
     "P10Test_TextEncoder": TextEncoder,
     "P10Test_TinyFlux": TinyFlux,
-    "P10Test_ClickTrack": ClickTrack,
     "P10Test_Capture": Capture,
 }
