@@ -11,6 +11,7 @@ import copy
 import inspect
 
 import pytest
+from host.layout import CLICK_TRACK
 from host.server import ComfyServer
 
 # One graph that uses every node of the pack, each reachable from an output; valid as it stands.
@@ -57,7 +58,7 @@ HARNESS = {
     "31": ("P10_UpscaleZoomLatent", {"latent": ["8", 0], "zoom": ["2", 1]}),
     "32": ("VAEDecode", {"samples": ["31", 0], "vae": ["1", 2]}),
     "33": ("PreviewImage", {"images": ["32", 0]}),
-    "34": ("LoadAudio", {}),
+    "34": ("LoadAudio", {"audio": CLICK_TRACK}),
     "35": ("P10_ZoomBeats", {"audio": ["34", 0], "zoom": ["2", 1]}),
 }
 
