@@ -29,6 +29,7 @@ from .geometry import (
     as_layout,
     check_stack,
     check_zoom_factor,
+    frames_as_channels,
     size_multiple,
 )
 from .pyramid import box_downsample, build_laplacian_pyramid, collapse_laplacian_pyramid
@@ -57,6 +58,7 @@ __all__ = [
     "collapse_laplacian_pyramid",
     "consolidate_estimates",
     "consolidate_through_codec",
+    "frames_as_channels",
     "iter_zoom_frames",
     "overlap_difference",
     "render_image",

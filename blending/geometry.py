@@ -16,6 +16,7 @@ are left out there.
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -237,6 +238,25 @@ class ZoomLayout:
 def as_layout(zoom: "ZoomLayout | int") -> ZoomLayout:
     """A :class:`ZoomLayout` from a layout or a plain zoom factor (validated)."""
     return zoom if isinstance(zoom, ZoomLayout) else ZoomLayout(check_zoom_factor(zoom))
+
+
+def frames_as_channels(stack: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """A stack of latents with a frames axis seen as a zoom stack, and the way back.
+
+    Some families' latents are 5-D, ``(N, C, T, H, W)`` with ``T = 1`` for an
+    image (Qwen-Image, Wan). Blending, rendering and rendered noise act on each
+    channel's ``H x W`` plane alone, so a frame is more channels: the view
+    ``(N, C * T, H, W)`` is blended and rendered exactly as a 4-D stack, and
+    the result reshaped back.
+
+    Returns:
+        The ``(N, C', H, W)`` view (``stack`` itself when it is 4-D) and a function that gives a result of
+        that shape ``stack``'s shape again.
+    """
+    if stack.ndim != 5:
+        return stack, lambda result: result
+    shape = stack.shape
+    return stack.flatten(1, 2), lambda result: result.reshape(*result.shape[:1], *shape[1:])
 
 
 def check_stack(stack: torch.Tensor, zoom: "ZoomLayout | int", name: str = "stack") -> ZoomLayout:

@@ -83,6 +83,11 @@ class ZoomGuider(comfy.samplers.CFGGuider):
             ]
             self.inner_set_conds(level_conds(self.groups, self.model_patcher))
         self.models = LevelModels(self.model_patcher)
+        if pixel_space is not None and model_patcher.get_model_object("latent_format").latent_dimensions != 2:
+            raise ValueError(
+                f"{node}: pixel-space consolidation (the vae input) decodes image latents (N, C, H, W), but this "
+                "model's latents have a frames axis (N, C, T, H, W), as Qwen-Image's do; leave vae unconnected"
+            )
         self.step = joint_step(self.model_patcher, plan, grounding, pixel_space)
         self.window = range(plan.zoom.levels)
 
@@ -282,7 +287,8 @@ def vae_codec(vae, model_patcher):
 def check_latent(noise, plan: ZoomPlan, step: JointStep, node: str) -> None:
     """The latent the sampler was given must be the zoom's: one image per level, of a size that holds the zoom."""
     levels = plan.zoom.levels
-    if noise.ndim != 4 or noise.shape[0] != levels:
+    # 5-D latents (Qwen-Image: (N, C, 1, H, W)) are one image per level too; the joint step folds their frames.
+    if noise.ndim not in (4, 5) or noise.shape[0] != levels:
         raise ValueError(
             f"{node}: the latent holds {noise.shape[0]} images of shape {tuple(noise.shape[1:])}, but the zoom plan "
             f"has {levels} levels; use the latent that came with the zoom (Empty Zoom Latent, Extend Zoom)"

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..blending import ZoomLayout, check_stack
+from ..blending import ZoomLayout, check_stack, frames_as_channels
 from ..blending.render import render_noise_levels
 
 NoiseSampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -58,9 +58,11 @@ def rendered_noise_sampler(
         ``noise_sampler(sigma, sigma_next) -> Tensor`` of ``x``'s shape, device and dtype.
 
     Shape:
-        ``x``: ``(N, C, H, W)``; each draw: ``(N, C, H, W)``.
+        ``x``: ``(N, C, H, W)``, or 5-D latents ``(N, C, T, H, W)`` (each plane rendered as a channel);
+        each draw: ``x``'s shape.
     """
-    layout = check_stack(x, zoom, "x")
+    view, back = frames_as_channels(x)
+    layout = check_stack(view, zoom, "x")
     shape, device, dtype = x.shape, x.device, x.dtype
     draw_device = generator.device if generator is not None else device
 
@@ -69,7 +71,7 @@ def rendered_noise_sampler(
             noise = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
         else:
             noise = draw(sigma, sigma_next).float()
-        return render_noise_levels(noise.to(device), layout).to(dtype)
+        return back(render_noise_levels(frames_as_channels(noise.to(device))[0], layout)).to(dtype)
 
     return noise_sampler
 

@@ -6,11 +6,12 @@ and :func:`~.joint.sample_zoom_stack` in plain PyTorch.
 """
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
 
-from ..blending import Consolidation, ZoomLayout, as_layout, consolidate_through_codec
+from ..blending import Consolidation, ZoomLayout, as_layout, consolidate_through_codec, frames_as_channels
 from ..blending.blend import DEFAULT, consolidate_levels
 from ..blending.codec import Codec
 from ..blending.render import render_noise_levels
@@ -37,6 +38,22 @@ class PixelSpace:
     tolerance: float = 0.0
 
 
+def _any_rank(method):
+    """``method`` of a zoom stack, taking 5-D latents ``(N, C, T, H, W)`` as their ``(N, C * T, H, W)`` view.
+
+    The frames axis is folded into the channels on the way in and back out
+    (:func:`~..blending.frames_as_channels`), so every sampler state a family
+    has meets the one joint step.
+    """
+
+    @functools.wraps(method)
+    def on_stack(self, stack: torch.Tensor, *args):
+        view, back = frames_as_channels(stack)
+        return back(method(self, view, *args))
+
+    return on_stack
+
+
 @dataclass(frozen=True)
 class JointStep:
     """What happens to one evaluation's per-level estimates before the sampler uses them.
@@ -46,6 +63,8 @@ class JointStep:
     space, or in pixel space through a codec where :attr:`pixel_space` says so.
     It also says how sampling starts (:meth:`initial_noise`). Levels held
     :attr:`fixed` give their own values as estimates, and pin what they observe.
+    Every method that takes a stack also takes 5-D latents ``(N, C, T, H, W)``
+    (Qwen-Image), as the ``(N, C * T, H, W)`` stack of their planes.
 
     Attributes:
         layout: where the levels sit (a :class:`~..blending.ZoomLayout` or a zoom factor).
@@ -80,6 +99,7 @@ class JointStep:
         if self.fixed is not None:
             self.fixed.check(stack_shape)
 
+    @_any_rank
     def initial_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """The noise sampling starts from: the independent draws, rendered (Π_noise) unless told otherwise.
 
@@ -103,12 +123,14 @@ class JointStep:
         """``(N,)`` bool: the fixed levels, whose bands blending takes as they are."""
         return None if self.fixed is None else self.fixed.mask
 
+    @_any_rank
     def consolidate(self, estimates: torch.Tensor) -> torch.Tensor:
         """Blend and render in latent space, nothing else: for estimates other than the denoised one."""
         if self.fixed is not None:
             estimates = self.fixed.hold(estimates)
         return consolidate_levels(estimates, self.layout, self.consolidation, self.pinned)
 
+    @_any_rank
     def finish(self, samples: torch.Tensor) -> torch.Tensor:
         """The sampler's result, made consistent the way the schedule's end is: at sigma 0, without grounding.
 
@@ -121,10 +143,12 @@ class JointStep:
         """
         return self.keep_fixed(dataclasses.replace(self, grounding=None)(samples, 0.0))
 
+    @_any_rank
     def keep_fixed(self, samples: torch.Tensor) -> torch.Tensor:
         """The samples with the fixed levels exactly as they were where no sampled finer level covers them."""
         return samples if self.fixed is None else self.fixed.keep(samples, self.layout)
 
+    @_any_rank
     def __call__(self, estimates: torch.Tensor, sigma: float) -> torch.Tensor:
         """The consistent estimates for one evaluation at noise level ``sigma``.
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..blending import ZoomLayout, render_image
+from ..blending import ZoomLayout, frames_as_channels, render_image
 from .fixed import FixedLevels, involved_levels
 from .step import JointStep
 
@@ -53,8 +53,8 @@ class SamplingWindow:
 
         Args:
             step: the joint step of the whole zoom; its grounding's photos are numbered in the whole zoom.
-            values: the window's levels ``(len(levels), C, H, W)`` in the step's space; the fixed ones'
-                rows are what they are held at (None when the window has no fixed level).
+            values: the window's levels ``(len(levels), C, H, W)`` (or 5-D latents) in the step's space; the
+                fixed ones' rows are what they are held at (None when the window has no fixed level).
 
         Raises:
             ValueError: a photo grounds a fixed level, which it cannot change.
@@ -70,7 +70,7 @@ class SamplingWindow:
             photos = {level - self.levels.start: photo for level, photo in grounding.photos.items()}
             grounding = dataclasses.replace(grounding, photos=photos)
         mask = self.cut(self.mask)
-        fixed = FixedLevels(values, mask) if mask.any() else None
+        fixed = FixedLevels(frames_as_channels(values)[0], mask) if mask.any() else None
         return dataclasses.replace(step, layout=step.layout.part(self.levels), fixed=fixed, grounding=grounding)
 
     def paste(self, samples: torch.Tensor, values: torch.Tensor, layout: ZoomLayout) -> torch.Tensor:
@@ -84,19 +84,22 @@ class SamplingWindow:
         as it was except where a sampled finer level covers it.
 
         Args:
-            samples: ``(len(levels), C, H, W)``.
-            values: the whole zoom ``(N, C, H, W)`` as it was, in the same space as ``samples``.
+            samples: ``(len(levels), C, H, W)``, or 5-D latents ``(len(levels), C, T, H, W)``.
+            values: the whole zoom ``(N, C, H, W)`` (or ``(N, C, T, H, W)``) as it was, in the same space as
+                ``samples``.
             layout: the whole zoom's layout.
 
         Returns:
             A new ``(N, C, H, W)`` stack, in ``samples``' dtype and device.
         """
+        samples, back = frames_as_channels(samples)
+        values = frames_as_channels(values)[0]
         result = values.to(samples, copy=True)
         result[self.rows] = samples
         start = self.levels.start
         if start > 0:
             above = range(start + 1)
             result[: start + 1] = render_image(result[: start + 1], layout.part(above), pinned=self.mask[: start + 1])
-        if not self.mask.any():
-            return result
-        return FixedLevels(values.to(result), self.mask).keep(result, layout)
+        if self.mask.any():
+            result = FixedLevels(values.to(result), self.mask).keep(result, layout)
+        return back(result)

@@ -104,3 +104,31 @@ def test_ancestral_step_keeps_the_variance_of_the_next_sigma(sigma, sigma_next):
     sigma_down, sigma_up = ancestral_step(sigma, sigma_next)
     assert sigma_down**2 + sigma_up**2 == pytest.approx(sigma_next**2)
     assert ancestral_step(sigma, 0.0) == (0.0, 0.0)
+
+
+def test_five_d_latents_blend_render_and_draw_noise_exactly_like_their_planes():
+    # Qwen-Image's latents are (N, C, 1, H, W): each step, start, finish and noise draw on them must be the 4-D
+    # stack's, bit for bit, with the frames axis where it was.
+    from powers_of_ten.sampler import FixedLevels, JointStep, SamplingWindow
+
+    generator = torch.Generator().manual_seed(5)
+    flat = torch.randn(LEVELS, CHANNELS, SIZE, SIZE, generator=generator)
+    frames = flat[:, :, None]
+    step = JointStep(ZOOM)
+    for method in (step.initial_noise, step.consolidate, step.finish, lambda x: step(x, 3.0)):
+        five_d = method(frames)
+        assert five_d.shape == frames.shape
+        assert torch.equal(five_d[:, :, 0], method(flat))
+    mask = torch.tensor([True] + [False] * (LEVELS - 1))
+    held = JointStep(ZOOM, fixed=FixedLevels(flat, mask))
+    torch.testing.assert_close(held(frames, 3.0)[:, :, 0], held(flat, 3.0), rtol=0, atol=0)
+    window = SamplingWindow.around(ZoomLayout(ZOOM), SIZE, SIZE, mask)
+    values = torch.randn(frames.shape, generator=generator)
+    cut = window.joint_step(step, window.cut(values))
+    torch.testing.assert_close(cut(window.cut(frames), 3.0)[:, :, 0], cut(window.cut(flat), 3.0), rtol=0, atol=0)
+    pasted = window.paste(window.cut(frames), values, ZoomLayout(ZOOM))
+    assert pasted.shape == frames.shape
+    assert torch.equal(pasted[:, :, 0], window.paste(window.cut(flat), values[:, :, 0], ZoomLayout(ZOOM)))
+    samplers = [rendered_noise_sampler(x, ZOOM, generator=torch.Generator().manual_seed(9)) for x in (frames, flat)]
+    draws = [noise_sampler(torch.tensor(2.0), torch.tensor(1.0)) for noise_sampler in samplers]
+    assert draws[0].shape == frames.shape and torch.equal(draws[0][:, :, 0], draws[1])
