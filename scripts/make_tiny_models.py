@@ -48,11 +48,18 @@ Families (``FAMILIES``), what each file holds and what loads it:
   double and one single block, context 4096, vec 768, guidance embedder), bf16.
   ComfyUI's Flux detection hard-codes 24 heads and RoPE axes [16, 56, 56] (and,
   in v0.3.x, hidden 3072), so ComfyUI cannot load this file by itself:
-  :func:`load_tiny_flux` does what ``load_diffusion_model_state_dict`` does
-  after detection, with the config :func:`tiny_flux_config` gives: the running
+  :func:`load_tiny_dit` does what ``load_diffusion_model_state_dict`` does
+  after detection, with the config :func:`tiny_dit_config` gives: the running
   ComfyUI's own detection of the file (so each version's Flux config fields,
   e.g. v0.8.0's ``txt_ids_dims``), with the widths it hard-codes replaced by
-  :data:`TINY_FLUX_WIDTHS`; 1.1 MiB, the same bytes from v0.3.64 and v0.8.0.
+  the family's in :data:`TINY_DITS`; 1.1 MiB, the same bytes from v0.3.64 and v0.8.0.
+* ``qwen_image``: a Qwen-Image DiT (``QwenImageTransformer2DModel``) with one
+  block of 2 heads of 32 (RoPE axes [8, 12, 12]), 16 latent channels packed
+  2x2, Qwen2.5-VL's 3584-wide text, bf16; its latents are 5-D (N, 16, 1, H, W)
+  and its text positions follow the latent's size. Detection reads only the
+  input channels and the block count (24 heads of 128 are the module's
+  defaults), so it loads like the tiny Flux, through ``supported_models.QwenImage``;
+  0.6 MiB.
 * ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
   context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
   transformer in input block 1 and one in output block 11, detected as ``SD20``
@@ -80,14 +87,15 @@ Hand-set tensors, by prediction type:
   identity path (an eps construction): the UNet is the plain random fill and
   only ``out.2`` is scaled, to gain 0.2 rather than zero so that the output
   depends on the prompt.
-* flow (``sd3``, ``sd35``, ``flux``): x0 = x1 - integral of v, so any bounded
-  velocity keeps latents O(1); ``final_layer.linear`` is random with gain 0.2,
+* flow (``sd3``, ``sd35``, ``flux``, ``qwen_image``): x0 = x1 - integral of v, so any bounded
+  velocity keeps latents O(1); the output layer (``final_layer.linear``,
+  Qwen-Image's ``proj_out``) is random with gain 0.2,
   small enough not to be amplified much by CFG, large enough to make the
   output prompt-dependent.
 
 Usable as a script (``python scripts/make_tiny_models.py [FAMILY ...]`` boots
 ComfyUI through the test host first) and as a module loaded by file path once
-ComfyUI is booted: :func:`ensure_tiny_model`, :func:`load_tiny_flux`.
+ComfyUI is booted: :func:`ensure_tiny_model`, :func:`load_tiny_dit`.
 """
 
 from __future__ import annotations
@@ -125,25 +133,52 @@ CHECKPOINT_UNET = "model.diffusion_model."
 CHECKPOINT_CLIP_L = "text_encoders.clip_l.transformer.text_model."
 CHECKPOINT_VAE = "first_stage_model."
 
-# The tiny Flux's widths, which ComfyUI's Flux detection does not read from a file: it hard-codes 24 heads and RoPE
-# axes [16, 56, 56] (and, up to v0.3.x, hidden 3072). The axes must sum to hidden_size / num_heads.
-TINY_FLUX_WIDTHS = {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12]}
-# The rest of the tiny Flux's layout, which detection reads from the keys and shapes: a Flux-dev DiT (guidance
-# embedder) with one double and one single block. Every other config field is what the running ComfyUI's
-# detection makes of such a file (:func:`tiny_flux_config`), so the file follows each version's Flux config.
-TINY_FLUX_LAYOUT = {
-    "image_model": "flux",
-    "in_channels": 16,
-    "patch_size": 2,
-    "out_channels": 16,
-    "vec_in_dim": 768,
-    "context_in_dim": 4096,
-    "mlp_ratio": 4.0,
-    "depth": 1,
-    "depth_single_blocks": 1,
-    "theta": 10000,
-    "qkv_bias": True,
-    "guidance_embed": True,
+# The DiT families whose widths ComfyUI's detection does not read from a file (it hard-codes them for the full-size
+# models): each is built at tiny widths and loaded through its own ComfyUI config class (:func:`load_tiny_dit`).
+# ``layout`` is what detection does read from the keys and shapes; every other config field is what the running
+# ComfyUI's detection makes of such a file (:func:`tiny_dit_config`), so the file follows each version's config.
+
+
+@dataclasses.dataclass(frozen=True)
+class _TinyDiT:
+    config_class: str  # in comfy.supported_models
+    module: str  # the diffusion module class, "module:Class"
+    layout: dict
+    widths: dict  # the widths detection hard-codes, replaced; RoPE axes must sum to the head width
+    out_layer: str  # the output projection, given gain OUT_GAIN
+
+
+TINY_DITS = {
+    # Flux-dev (guidance embedder): detection hard-codes 24 heads, RoPE axes [16, 56, 56] (and, to v0.3.x, hidden 3072)
+    "flux": _TinyDiT(
+        "Flux",
+        "comfy.ldm.flux.model:Flux",
+        {
+            "image_model": "flux",
+            "in_channels": 16,
+            "patch_size": 2,
+            "out_channels": 16,
+            "vec_in_dim": 768,
+            "context_in_dim": 4096,
+            "mlp_ratio": 4.0,
+            "depth": 1,
+            "depth_single_blocks": 1,
+            "theta": 10000,
+            "qkv_bias": True,
+            "guidance_embed": True,
+        },
+        {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12]},
+        "final_layer.linear.weight",
+    ),
+    # Qwen-Image: detection reads the input channels (16 latent channels packed 2x2) and the block count; the
+    # model's defaults are 24 heads of 128 and Qwen2.5-VL's 3584-wide text, which the tiny model keeps.
+    "qwen_image": _TinyDiT(
+        "QwenImage",
+        "comfy.ldm.qwen_image.model:QwenImageTransformer2DModel",
+        {"image_model": "qwen_image", "in_channels": 64, "num_layers": 1},
+        {"attention_head_dim": 32, "num_attention_heads": 2, "axes_dims_rope": [8, 12, 12]},
+        "proj_out.weight",
+    ),
 }
 
 
@@ -362,69 +397,82 @@ def _build_sd35(generator: torch.Generator) -> dict:
     return _cast(_mmdit(_mmdit_config(qk_norm="rms", x_block_self_attn_layers=[0]), generator), torch.bfloat16)
 
 
-def _flux_layout_state_dict() -> dict:
-    """The tiny Flux's keys and shapes (``meta`` tensors), from ComfyUI's Flux module at :data:`TINY_FLUX_LAYOUT`.
+def _module_class(spec: _TinyDiT) -> type:
+    module, name = spec.module.split(":")
+    return getattr(importlib.import_module(module), name)
 
-    Fields of the running version's ``FluxParams`` that the layout does not name
-    and that have no default (``txt_ids_dims`` since v0.8.0) are set to the empty
-    value of their type: they only need to let the module be built, since
-    :func:`tiny_flux_config` then takes every field from ComfyUI's detection.
+
+def _layout_state_dict(spec: _TinyDiT) -> dict:
+    """A tiny DiT's keys and shapes (``meta`` tensors), from ComfyUI's module at its layout and widths.
+
+    Fields of a params dataclass the module takes (Flux's ``FluxParams``) that
+    the layout does not name and that have no default (``txt_ids_dims`` since
+    v0.8.0) are set to the empty value of their type: they only need to let the
+    module be built, since :func:`tiny_dit_config` then takes every field from
+    ComfyUI's detection.
     """
-    import comfy.ldm.flux.model
     import comfy.ops
 
-    config = {**copy.deepcopy(TINY_FLUX_LAYOUT), **copy.deepcopy(TINY_FLUX_WIDTHS)}
-    params = comfy.ldm.flux.model.FluxParams
-    hints = typing.get_type_hints(params)
-    for field in dataclasses.fields(params):
-        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        if required and field.name not in config:
-            kind = typing.get_origin(hints[field.name]) or hints[field.name]
-            try:
-                config[field.name] = kind()
-            except TypeError as error:
-                raise RuntimeError(f"tiny flux: no empty value for FluxParams.{field.name} ({kind})") from error
-    module = comfy.ldm.flux.model.Flux(**config, device="meta", operations=comfy.ops.disable_weight_init)
+    config = {**copy.deepcopy(spec.layout), **copy.deepcopy(spec.widths)}
+    params = getattr(importlib.import_module(spec.module.split(":")[0]), "FluxParams", None)
+    if spec.config_class == "Flux" and params is not None:
+        hints = typing.get_type_hints(params)
+        for field in dataclasses.fields(params):
+            required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            if required and field.name not in config:
+                kind = typing.get_origin(hints[field.name]) or hints[field.name]
+                try:
+                    config[field.name] = kind()
+                except TypeError as error:
+                    raise RuntimeError(f"tiny dit: no empty value for FluxParams.{field.name} ({kind})") from error
+    module = _module_class(spec)(**config, device="meta", operations=comfy.ops.disable_weight_init)
     return module.state_dict()
 
 
-def tiny_flux_config(sd: dict | None = None) -> dict:
-    """The tiny Flux's config for the running ComfyUI: its Flux detection of the file, with :data:`TINY_FLUX_WIDTHS`.
+def tiny_dit_config(family: str, sd: dict | None = None) -> dict:
+    """A tiny DiT's config for the running ComfyUI: its detection of the file, with the family's tiny widths.
 
     This is the config ``comfy.sd.load_diffusion_model_state_dict`` would build
     the model from if detection could size it: every field, including those a
-    ComfyUI version adds (``txt_ids_dims``, ``yak_mlp``, ``txt_norm`` in v0.8.0),
-    is what that version reads from the keys, except the widths it hard-codes.
+    ComfyUI version adds (``txt_ids_dims``, ``yak_mlp``, ``txt_norm`` in v0.8.0's
+    Flux), is what that version reads from the keys, except the widths it hard-codes.
 
     Args:
-        sd: the tiny Flux's state dict; default: its keys and shapes, built from :data:`TINY_FLUX_LAYOUT`.
+        family: a key of :data:`TINY_DITS`.
+        sd: the tiny model's state dict; default: its keys and shapes, built from the family's layout.
 
     Raises:
-        RuntimeError: ComfyUI does not detect the state dict as a Flux DiT.
+        RuntimeError: ComfyUI does not detect the state dict as the family's DiT.
     """
     import comfy.model_detection
 
+    spec = TINY_DITS[family]
     if sd is None:
-        sd = _flux_layout_state_dict()
+        sd = _layout_state_dict(spec)
     config = comfy.model_detection.detect_unet_config(sd, "")
-    if config is None or config.get("image_model") != "flux":
+    expected = spec.layout["image_model"]
+    if config is None or config.get("image_model") != expected:
         found = None if config is None else config.get("image_model")
-        raise RuntimeError(f"tiny flux: ComfyUI detects image_model {found!r}, expected 'flux'")
-    return {**config, **copy.deepcopy(TINY_FLUX_WIDTHS)}
+        raise RuntimeError(f"tiny {family}: ComfyUI detects image_model {found!r}, expected {expected!r}")
+    return {**config, **copy.deepcopy(spec.widths)}
 
 
-def _build_flux(generator: torch.Generator) -> dict:
-    import comfy.ldm.flux.model
-    import comfy.supported_models
+def _tiny_dit_builder(family: str) -> Callable[[torch.Generator], dict]:
+    def build(generator: torch.Generator) -> dict:
+        import comfy.supported_models
 
-    config = tiny_flux_config()
-    sd = _random_state_dict(comfy.supported_models.Flux, comfy.ldm.flux.model.Flux, config, generator)
-    sd["final_layer.linear.weight"].mul_(OUT_GAIN)
-    reread = tiny_flux_config(sd)
-    if reread != config:
-        changed = sorted(key for key in config.keys() | reread.keys() if config.get(key) != reread.get(key))
-        raise RuntimeError(f"tiny flux: ComfyUI reads {changed} from the built file differently from its build config")
-    return _cast(sd, torch.bfloat16)
+        spec = TINY_DITS[family]
+        config = tiny_dit_config(family)
+        config_class = getattr(comfy.supported_models, spec.config_class)
+        sd = _random_state_dict(config_class, _module_class(spec), config, generator)
+        sd[spec.out_layer].mul_(OUT_GAIN)
+        reread = tiny_dit_config(family, sd)
+        if reread != config:
+            changed = sorted(key for key in config.keys() | reread.keys() if config.get(key) != reread.get(key))
+            raise RuntimeError(f"tiny {family}: ComfyUI reads {changed} from the built file differently")
+        return _cast(sd, torch.bfloat16)
+
+    return build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -441,8 +489,9 @@ _FAMILIES = {
     "koala": _Family(_build_koala, detected="KOALA_700M", model_type="EPS"),
     "sd3": _Family(_build_sd3, prefix=CHECKPOINT_UNET, detected="SD3"),
     "sd35": _Family(_build_sd35, detected="SD3"),
-    "flux": _Family(_build_flux),
+    "flux": _Family(_tiny_dit_builder("flux")),
     "sd2_v": _Family(_build_sd2_v, detected="SD20", model_type="V_PREDICTION"),
+    "qwen_image": _Family(_tiny_dit_builder("qwen_image")),
 }
 FAMILIES = tuple(_FAMILIES)
 
@@ -508,15 +557,16 @@ def ensure_tiny_model(family: str) -> pathlib.Path:
     return path
 
 
-def load_tiny_flux(path: str | pathlib.Path | None = None):
-    """Load the tiny Flux the way ``comfy.sd.load_diffusion_model_state_dict`` does after detection.
+def load_tiny_dit(family: str):
+    """Load a tiny DiT the way ``comfy.sd.load_diffusion_model_state_dict`` does after detection.
 
-    Everything but the shape sniffing is ComfyUI's: its ``supported_models.Flux``
-    config (latent format, ModelSamplingFlux), ``model_base.Flux`` (extra conds,
-    guidance, pooled ``y``) and the Flux DiT forward, in float32 on the CPU.
+    Everything but the shape sniffing is ComfyUI's: the family's
+    ``supported_models`` config (latent format, model sampling), its
+    ``model_base`` class (extra conds, Flux's guidance and pooled ``y``) and
+    the DiT forward, in float32 on the CPU.
 
     Args:
-        path: a file written by this script; default: the cached ``flux`` file (generated if needed).
+        family: a key of :data:`TINY_DITS`; its cached file is generated if needed.
 
     Returns:
         A ``comfy.model_patcher.ModelPatcher`` around the model.
@@ -525,9 +575,8 @@ def load_tiny_flux(path: str | pathlib.Path | None = None):
     import comfy.supported_models
     import comfy.utils
 
-    path = ensure_tiny_model("flux") if path is None else pathlib.Path(path)
-    sd = comfy.utils.load_torch_file(str(path))
-    model_config = comfy.supported_models.Flux(tiny_flux_config(sd))
+    sd = comfy.utils.load_torch_file(str(ensure_tiny_model(family)))
+    model_config = getattr(comfy.supported_models, TINY_DITS[family].config_class)(tiny_dit_config(family, sd))
     model_config.set_inference_dtype(torch.float32, None)
     model = model_config.get_model(sd, "")
     model.load_model_weights(sd, "")

@@ -1,13 +1,14 @@
-"""Every model family users run: SDXL (eps, v, KOALA), SD3 / SD3.5, Flux and SD2 v-prediction, in the real ComfyUI.
+"""Every model family users run: SDXL (eps, v, KOALA), SD3 / SD3.5, Flux, SD2 v-prediction and Qwen-Image, in ComfyUI.
 
 Tiny random-weight models (``scripts/make_tiny_models.py``, cached in
 ``.cache/models``) load through ComfyUI's own loaders (UNETLoader,
-CheckpointLoaderSimple), except the tiny Flux, which ComfyUI's detection cannot
-size and the test pack's ``P10Test_TinyFlux`` loads through ComfyUI's own Flux
-model class. SD3 runs from text (its checkpoint carries a CLIP-L, encoded by
-Zoom Prompts); SDXL, Flux and SD2, whose text encoders ComfyUI only builds at
+CheckpointLoaderSimple), except the tiny Flux and Qwen-Image, which ComfyUI's
+detection cannot size and the test pack's ``P10Test_TinyDiT`` loads through
+the family's own ComfyUI model class. SD3 runs from text (its checkpoint carries a CLIP-L, encoded by
+Zoom Prompts); SDXL, Flux, SD2 and Qwen-Image, whose text encoders ComfyUI only builds at
 full size, run from hand-built conditioning of the family's shapes
-(``P10Test_TextEncoder``). 3 levels of 128 px, a few steps each.
+(``P10Test_TextEncoder``). 3 levels of 128 px, a few steps each. Qwen-Image's
+latents are 5-D, ``(N, 16, 1, H, W)``, once ComfyUI has prepared them.
 """
 
 import dataclasses
@@ -16,7 +17,8 @@ import pytest
 import torch
 from helpers import REPO_ROOT, import_path, recording, run_node, seam
 
-# family: how it loads, model class ComfyUI detects, latent channels, model type, text, the family's TAESD
+# family: how it loads, model class ComfyUI detects, latent channels, model type, text, the family's TAESD (None:
+# no TAESD here, and the Qwen-Image VAE is Wan 2.1's)
 FAMILIES = {
     "sdxl": ("unet", "SDXL", 4, "EPS", "sdxl", "taesdxl"),
     "sdxl_vpred": ("unet", "SDXL", 4, "V_PREDICTION", "sdxl", "taesdxl"),
@@ -25,6 +27,7 @@ FAMILIES = {
     "sd35": ("unet", "SD3", 16, "FLOW", None, "taesd3"),
     "flux": ("stand-in", "Flux", 16, "FLUX", "flux", "taef1"),
     "sd2_v": ("unet", "SD20", 4, "V_PREDICTION", "sd2", "taesd"),
+    "qwen_image": ("stand-in", "QwenImage", 16, "FLUX", "qwen_image", None),
 }
 PROMPTS = "a spiral galaxy\na blue planet\na city at night"
 STEPS = 3
@@ -54,12 +57,12 @@ def families(comfy):
             elif how == "checkpoint":
                 model, clip, _ = comfy.nodes.CheckpointLoaderSimple().load_checkpoint(path.name)
             else:
-                model = run_node(comfy, "P10Test_TinyFlux")[0]
+                model = run_node(comfy, "P10Test_TinyDiT", family=name)[0]
             if text not in (None, "checkpoint"):
                 clip = run_node(comfy, "P10Test_TextEncoder", family=text)[0]
             if text is None:  # SD3.5 ships without text encoders: SD3's CLIP-L speaks its conditioning
                 clip = load("sd3").clip
-            vae = comfy.nodes.VAELoader().load_vae(taesd)[0]
+            vae = comfy.nodes.VAELoader().load_vae(taesd)[0] if taesd else None
             loaded[name] = Family(name, model, clip, vae, cfg=1.0 if name == "flux" else 5.0)
         return loaded[name]
 
@@ -100,7 +103,7 @@ def test_the_tiny_flux_takes_this_comfyuis_flux_config_but_its_widths(families):
     params = families("flux").model.model.diffusion_model.params
     missing = dataclasses.MISSING
     required = {f.name for f in dataclasses.fields(FluxParams) if f.default is missing and f.default_factory is missing}
-    config = maker.tiny_flux_config()
+    config = maker.tiny_dit_config("flux")
     assert required <= config.keys()
     assert {key: getattr(params, key) for key in config.keys() - {"image_model"}} == {
         key: value for key, value in config.items() if key != "image_model"
@@ -110,7 +113,8 @@ def test_the_tiny_flux_takes_this_comfyuis_flux_config_but_its_widths(families):
 
 
 def model_space(family, samples):
-    return family.model.get_model_object("latent_format").process_in(samples)
+    """The samples in the model's space, as a 4-D stack: Qwen-Image's frames axis (of 1) folded away."""
+    return family.model.get_model_object("latent_format").process_in(samples).flatten(1, -3)
 
 
 def test_both_paths_give_consistent_o1_views_with_the_models_channels(comfy, family):
@@ -136,6 +140,7 @@ def test_both_paths_give_consistent_o1_views_with_the_models_channels(comfy, fam
         assert torch.isfinite(samples).all()
         assert 0.1 < samples.std() < 5, samples.std()
         assert seam(samples, comfy=comfy) < 1e-4
+        assert output["samples"].ndim == (5 if family.name == "qwen_image" else 4)
 
 
 def first_step_estimates(comfy, family, plan, latent, max_batch=0):
@@ -144,14 +149,16 @@ def first_step_estimates(comfy, family, plan, latent, max_batch=0):
     A call is counted when it holds conditional rows (ComfyUI runs the
     unconditional rows in the same call when their shapes allow, else apart).
     """
+    from comfy.sample import fix_empty_latent_channels
     from comfy.samplers import calculate_sigmas, sampler_object
 
     calls = []
     model = recording(family.model, calls)
     guider = comfy.pack.nodes.guider.make_zoom_guider(model, plan, family.cfg, "test", max_batch=max_batch)
     sigmas = calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)[:2]
-    noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(3))
-    guider.sample(noise, latent["samples"], sampler_object("euler"), sigmas, disable_pbar=True, seed=3)
+    samples = fix_empty_latent_channels(family.model, latent["samples"])  # as every sampler node does first
+    noise = torch.randn(samples.shape, generator=torch.Generator().manual_seed(3))
+    guider.sample(noise, samples, sampler_object("euler"), sigmas, disable_pbar=True, seed=3)
     conditional = [call for call in calls if 0 in call.cond_or_uncond]
     return torch.cat([call.conditional() for call in conditional]), conditional
 
@@ -159,7 +166,9 @@ def first_step_estimates(comfy, family, plan, latent, max_batch=0):
 def test_each_levels_prompt_reaches_that_level_and_batching_is_exact(comfy, family):
     latent, spec, plan = zoom(comfy, family)
     batched, calls = first_step_estimates(comfy, family, plan, latent)
-    assert len(calls) == 1, "all levels in one model call"
+    # Qwen-Image's text has one token per word, and a joint-attention DiT runs each length in a call of its own.
+    lengths = {level.positive[0][0].shape[1] for level in plan.levels}
+    assert len(calls) == len(lengths), "the levels of one token length in one model call"
     by_level, calls = first_step_estimates(comfy, family, plan, latent, max_batch=1)
     assert len(calls) == 3, "max_batch 1: a call per level"
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
@@ -218,7 +227,7 @@ def test_conditioning_without_pooled_output_names_the_level(comfy, families):
         comfy.pack.nodes.guider.make_zoom_guider(family.model, broken, family.cfg, "Zoom KSampler")
 
 
-@pytest.mark.parametrize("name", ["sd3", "sd35", "flux"])
+@pytest.mark.parametrize("name", ["sd3", "sd35", "flux", "qwen_image"])
 def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, name, monkeypatch):
     family = families(name)
     latent, _, plan = zoom(comfy, family)
@@ -235,10 +244,12 @@ def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, n
     )
     output = run_node(comfy, "P10_ZoomKSampler", model=family.model, zoom_plan=plan, latent_image=latent, **settings)[0]
     assert len(draws) == STEPS - 1, "the RF branch of euler_ancestral injects rendered noise at every step but the last"
-    assert seam(output["samples"], comfy=comfy) < 1e-4
+    assert seam(model_space(family, output["samples"]), comfy=comfy) < 1e-4
 
 
 def test_pixel_space_consolidation_runs_with_the_familys_taesd(comfy, family):
+    if family.vae is None:
+        pytest.skip(f"no TAESD for {family.name} here")
     latent, _, plan = zoom(comfy, family)
     settings = dict(seed=1, steps=2, cfg=family.cfg, sampler_name="euler", scheduler="karras", denoise=1.0)
     output = run_node(
@@ -256,7 +267,7 @@ EXAMPLES = {
         ("VAELoader", {"vae_name": "taesdxl"}),
     ),
     "flux_zoom": (
-        ("P10Test_TinyFlux", {}),
+        ("P10Test_TinyDiT", {"family": "flux"}),
         ("P10Test_TextEncoder", {"family": "flux"}),
         ("VAELoader", {"vae_name": "taef1"}),
     ),
@@ -283,3 +294,11 @@ def test_family_example_runs_on_the_tiny_model(comfy, families, name):
     views = comfy.execute(prompt, capture=[render]).raise_for_error().node_output(render)
     assert views.shape == (6, 128, 128, 3) and torch.isfinite(views).all()
     assert seam(views, comfy=comfy) < 1e-5
+
+
+def test_pixel_space_consolidation_refuses_latents_with_a_frames_axis(comfy, families):
+    family = families("qwen_image")
+    _, _, plan = zoom(comfy, family)
+    vae = comfy.nodes.VAELoader().load_vae("taesd3")[0]
+    with pytest.raises(ValueError, match=r"Zoom KSampler: pixel-space consolidation .* \(N, C, T, H, W\)"):
+        comfy.pack.nodes.guider.make_zoom_guider(family.model, plan, family.cfg, "Zoom KSampler", vae=vae)

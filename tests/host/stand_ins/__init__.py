@@ -2,14 +2,15 @@
 
 Loaded beside the pack by the test host. Its nodes:
 
-- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux or SD2 whose text encoders are
+- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux, SD2 or Qwen-Image whose text encoders are
   replaced by hand-built CONDITIONING of the family's shapes (cross-attention,
-  ``pooled_output``), a deterministic function of the text: SDXL's CLIP-G and
-  Flux's T5-XXL have fixed sizes in ComfyUI's loaders (gigabytes). Token counts
-  follow the text's length (77 per CLIP chunk, T5's one per word from 256), so
+  ``pooled_output``), a deterministic function of the text: SDXL's CLIP-G,
+  Flux's T5-XXL and Qwen-Image's Qwen2.5-VL have fixed sizes in ComfyUI's
+  loaders (gigabytes). Token counts follow the text's length (77 per CLIP
+  chunk, T5's one per word from 256, Qwen2.5-VL's one per word), so
   levels' prompts of different lengths give sequences of different lengths.
-- ``P10Test_TinyFlux``: the tiny Flux DiT (``scripts/make_tiny_models.py``),
-  which ComfyUI's Flux detection cannot size.
+- ``P10Test_TinyDiT``: the tiny Flux or Qwen-Image DiT (``scripts/make_tiny_models.py``),
+  which ComfyUI's detection cannot size.
 - ``P10Test_Capture``: an output node that keeps any value it is given in
   :data:`CAPTURED` under its ``key``, so that the in-process test host can read
   a node's raw output (a LATENT dict, an IMAGE tensor, a ZOOM) after running a
@@ -25,7 +26,12 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[2]
 # family: (cross-attention width, pooled width or None, tokens per chunk, minimum tokens)
-SHAPES = {"sdxl": (2048, 1280, 77, 77), "flux": (4096, 768, 1, 256), "sd2": (1024, None, 77, 77)}
+SHAPES = {
+    "sdxl": (2048, 1280, 77, 77),
+    "flux": (4096, 768, 1, 256),
+    "sd2": (1024, None, 77, 77),
+    "qwen_image": (3584, None, 1, 1),  # Qwen2.5-VL: one token per word, no padding
+}
 
 
 class StandInCLIP:
@@ -62,21 +68,21 @@ class TextEncoder:
         return (StandInCLIP(family),)
 
 
-class TinyFlux:
+class TinyDiT:
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {}}
+        return {"required": {"family": (["flux", "qwen_image"],)}}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "load"
     CATEGORY = "p10_test"
 
-    def load(self):
+    def load(self, family):
         sys.path.insert(0, str(TESTS))
         from helpers import REPO_ROOT, import_path
 
         maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")
-        return (maker.load_tiny_flux(),)
+        return (maker.load_tiny_dit(family),)
 
 
 CAPTURED: dict = {}
@@ -105,6 +111,6 @@ class Capture:
 
 NODE_CLASS_MAPPINGS = {
     "P10Test_TextEncoder": TextEncoder,
-    "P10Test_TinyFlux": TinyFlux,
+    "P10Test_TinyDiT": TinyDiT,
     "P10Test_Capture": Capture,
 }
