@@ -21,14 +21,37 @@ REPEAT_LIMIT = 4
 (``CONDCrossAttn.can_concat``); beyond it the levels run in separate calls."""
 
 
-def repeats_tokens(model_patcher, entry, node: str, level: int) -> bool:
-    """Whether the model's text conditioning is cross-attention, where repeating a token sequence is exact.
+@dataclass(frozen=True)
+class Probe:
+    """What the model's own conditioning path does with one kind of conditioning entry.
 
-    Asked of the model's own conditioning path (``extra_conds``) with one of the
-    level's entries: a cross-attention UNet wraps the text as ``CONDCrossAttn``,
-    which ComfyUI itself pads by repetition; joint-attention models (SD3, Flux)
+    Attributes:
+        repeats: the text is cross-attention, where repeating a token sequence
+            to stack it with a longer one is exact.
+        stacks: the values the model derives for a whole call (ComfyUI's
+            ``CONDConstant``) are the same for the entry stacked with another as
+            for the entry alone. Lumina 2 and Z-Image count the text tokens of the
+            call's attention mask (``num_tokens``), which stacking two rows doubles,
+            so such levels run in calls of their own.
+    """
+
+    repeats: bool
+    stacks: bool
+
+
+INEXACT = Probe(repeats=False, stacks=False)
+"""For a conditioning the probe cannot build: one call per level, exact for any model."""
+
+
+def probe_conditioning(model_patcher, entry, node: str, level: int) -> Probe:
+    """Ask the model's conditioning path (``extra_conds``) how one of the level's entries batches.
+
+    A cross-attention UNet wraps the text as ``CONDCrossAttn``, which ComfyUI
+    itself pads by repetition; joint-attention models (SD3, Flux, Qwen-Image)
     wrap it as a plain ``CONDRegular``, whose text tokens attend with the image
-    tokens, so a repeated sequence weighs more and lengths must match.
+    tokens, so a repeated sequence weighs more and lengths must match. The
+    entry is also probed stacked with itself, which must leave every per-call
+    constant as it is (:class:`Probe`).
 
     Raises:
         ValueError: naming ``node`` and the level when the conditioning lacks a
@@ -39,9 +62,21 @@ def repeats_tokens(model_patcher, entry, node: str, level: int) -> bool:
 
     tensor, options = entry
     channels = model_patcher.get_model_object("latent_format").latent_channels
-    probe = {**options, "cross_attn": tensor, "device": tensor.device, "noise": tensor.new_zeros(1, channels, 8, 8)}
+
+    def conds(rows: int) -> dict:
+        stacked = {
+            key: torch.cat([value] * rows) if isinstance(value, torch.Tensor) else value
+            for key, value in options.items()
+        }
+        noise = tensor.new_zeros(rows, channels, 8, 8)
+        probe = {**stacked, "cross_attn": torch.cat([tensor] * rows), "device": tensor.device, "noise": noise}
+        return model_patcher.model.extra_conds(**probe)
+
+    def constants(found: dict) -> dict:
+        return {key: cond.cond for key, cond in found.items() if isinstance(cond, comfy.conds.CONDConstant)}
+
     try:
-        conds = model_patcher.model.extra_conds(**probe)
+        alone = conds(1)
     except KeyError as error:
         if error.args == ("pooled_output",):
             family = type(model_patcher.model).__name__
@@ -49,17 +84,21 @@ def repeats_tokens(model_patcher, entry, node: str, level: int) -> bool:
                 f"{node}: level {level}'s conditioning has no pooled_output, which {family} models need; encode it "
                 "with CLIP Text Encode (or a node that keeps pooled_output)"
             ) from None
-        return False
+        return INEXACT
     except Exception:  # a conditioning this probe cannot build: keep to what is exact for any model
-        return False
-    return isinstance(conds.get("c_crossattn"), comfy.conds.CONDCrossAttn)
+        return INEXACT
+    try:
+        stacks = constants(conds(2)) == constants(alone)
+    except Exception:
+        stacks = False
+    return Probe(repeats=isinstance(alone.get("c_crossattn"), comfy.conds.CONDCrossAttn), stacks=stacks)
 
 
 def batch_signature(conditioning: list, repeats: bool) -> tuple | None:
     """What must match for two levels' CONDITIONINGs to stack into one batch, or None if it cannot stack.
 
     Tensors must be single-row, and have the same token count unless ``repeats``
-    (see :func:`repeats_tokens`); other options must be the same object or an
+    (see :func:`probe_conditioning`); other options must be the same object or an
     equal hashable value. ControlNets, hooks and masks applied to one level are
     distinct objects, so such a level gets a model call of its own and its
     control applies to it alone; levels with different Flux guidance differ too.
@@ -109,7 +148,7 @@ def token_lengths(level) -> tuple[int, ...]:
 
 
 def probe_key(entry) -> tuple:
-    """What :func:`repeats_tokens` can tell apart in one conditioning entry: its tensor's layout and which options
+    """What :func:`probe_conditioning` can tell apart in one conditioning entry: its tensor's layout and which options
     it carries, of which types. Entries alike in these give the same answer, so one probe serves them all."""
     tensor, options = entry
     carried = tuple(
@@ -165,23 +204,26 @@ def group_levels(plan, default_model, node: str, max_batch: int | None = None) -
         not evaluated); the common case (one model, plain text prompts of one
         length) is a single group of all levels, or chunks of ``max_batch`` levels.
     """
-    probes: dict[tuple, bool] = {}
+    probes: dict[tuple, Probe] = {}
     repeats: dict[int, bool] = {}
+    stacks: dict[int, bool] = {}
     sampled = [(index, level) for index, level in enumerate(plan.levels) if level is not None]
     for index, level in sampled:
         model = level.model if level.model is not None else default_model
+        stacks[index] = True
         for entry in (*level.positive, *level.negative):
             key = (id(model), probe_key(entry))
             if key not in probes:
-                probes[key] = repeats_tokens(model, entry, node, index)
-            repeats[id(model)] = repeats.get(id(model), True) and probes[key]
+                probes[key] = probe_conditioning(model, entry, node, index)
+            repeats[id(model)] = repeats.get(id(model), True) and probes[key].repeats
+            stacks[index] = stacks[index] and probes[key].stacks
     chunks: dict[tuple, list[Chunk]] = {}
     open_chunks: dict[tuple, list[Chunk]] = {}
     for index, level in sampled:
         model = level.model if level.model is not None else default_model
         allowed = repeats[id(model)]
         positive, negative = batch_signature(level.positive, allowed), batch_signature(level.negative, allowed)
-        batchable = positive is not None and negative is not None
+        batchable = stacks[index] and positive is not None and negative is not None
         key = (id(model), positive, negative) if batchable else (id(model), "alone", index)
         lengths = token_lengths(level)
         candidates = open_chunks.setdefault(key, [])

@@ -31,6 +31,21 @@ def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int)
     return None
 
 
+LATENT_DOWNSCALE = {"Flux2": 16, "HunyuanImage21": 32}
+"""How many image pixels one latent pixel spans, for the families whose VAE does not downscale by 8, by the model's
+ComfyUI latent format: what ComfyUI's own empty latents for them use (Empty Flux 2 Latent, Empty HunyuanImage 2.1
+Latent). A connected VAE says it for itself."""
+
+
+def latent_downscale(model=None, vae=None) -> int:
+    """Image pixels per latent pixel: the VAE's, else the model family's (:data:`LATENT_DOWNSCALE`), else 8."""
+    if vae is not None:
+        return vae.spacial_compression_encode()
+    if model is not None:
+        return LATENT_DOWNSCALE.get(type(model.get_model_object("latent_format")).__name__, 8)
+    return 8
+
+
 CENTRE_TARGETS = "0.5, 0.5"
 """Every level in the centre of the one before: the concentric zoom, as in the paper."""
 
@@ -126,7 +141,8 @@ class EmptyZoomLatent(io.ComfyNode):
                 io.Model.Input(
                     "model",
                     optional=True,
-                    tooltip="Optional: take the latent channel count from this model (16 for SD3/Flux, 4 for SD1.5).",
+                    tooltip="Optional: take the latent channel count and downscale from this model (16 channels for "
+                    "SD3/Flux, 128 at 1/16 for Flux.2, 4 for SD1.5).",
                 ),
                 io.Vae.Input(
                     "vae",
@@ -156,7 +172,7 @@ class EmptyZoomLatent(io.ComfyNode):
                 error = str(refused)
         if error or None in (width, height, zoom_factor):
             return error or True
-        # A connected VAE's downscale is unknown until execution; 8 is that of every image VAE ComfyUI loads.
+        # A connected VAE's or model's downscale is unknown until execution; 8 is that of most families' VAEs.
         return latent_size_error(width, height, int(zoom_factor), 8) or True
 
     @classmethod
@@ -165,7 +181,7 @@ class EmptyZoomLatent(io.ComfyNode):
     ) -> io.NodeOutput:
         zoom_factor = int(zoom_factor)
         layout = zoom_layout(NODE, zoom_factor, targets, levels, loop)
-        downscale = vae.spacial_compression_encode() if vae is not None else 8
+        downscale = latent_downscale(model, vae)
         error = latent_size_error(width, height, zoom_factor, downscale)
         if error:
             raise ValueError(error)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate tiny random-weight SDXL, SD3, SD3.5, Flux and SD2.x models for tests.
+"""Generate tiny random-weight SDXL, SD3, SD3.5, Flux, SD2.x, Flux.2, Qwen-Image and Z-Image models for tests.
 
 Every file lives in ``<repo>/.cache/models/tiny_<family>.safetensors`` and is
 regenerated when it is missing or its metadata version stamp differs. Keys and
@@ -53,6 +53,11 @@ Families (``FAMILIES``), what each file holds and what loads it:
   ComfyUI's own detection of the file (so each version's Flux config fields,
   e.g. v0.8.0's ``txt_ids_dims``), with the widths it hard-codes replaced by
   the family's in :data:`TINY_DITS`; 1.1 MiB, the same bytes from v0.3.64 and v0.8.0.
+* ``flux2``: a Flux.2 DiT at hidden 64 (2 heads, RoPE axes [8, 8, 8, 8], one
+  double and one single block, shared modulation, no biases, guidance
+  embedder), 128 latent channels at patch 1, 15360-wide text, bf16. Detection
+  hard-codes 48 heads and RoPE axes [32] * 4, so it loads like the tiny Flux,
+  through ``supported_models.Flux2`` (ComfyUI v0.8.0 and later).
 * ``qwen_image``: a Qwen-Image DiT (``QwenImageTransformer2DModel``) with one
   block of 2 heads of 32 (RoPE axes [8, 12, 12]), 16 latent channels packed
   2x2, Qwen2.5-VL's 3584-wide text, bf16; its latents are 5-D (N, 16, 1, H, W)
@@ -60,6 +65,12 @@ Families (``FAMILIES``), what each file holds and what loads it:
   input channels and the block count (24 heads of 128 are the module's
   defaults), so it loads like the tiny Flux, through ``supported_models.QwenImage``;
   0.6 MiB.
+* ``zimage``: a Z-Image NextDiT (Lumina 2 with Z-Image's modulation, RoPE
+  theta 256 and text padded to multiples of 32 tokens) at width 256, 8 heads,
+  RoPE axes [8, 12, 12], one block, Qwen3-4B's 2560-wide text, 16 channels
+  (the Flux VAE's latents), bf16. Detection sets heads and RoPE only at the
+  full width 3840, so it loads through ``supported_models.ZImage`` (ComfyUI
+  v0.8.0 and later).
 * ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
   context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
   transformer in input block 1 and one in output block 11, detected as ``SD20``
@@ -87,7 +98,7 @@ Hand-set tensors, by prediction type:
   identity path (an eps construction): the UNet is the plain random fill and
   only ``out.2`` is scaled, to gain 0.2 rather than zero so that the output
   depends on the prompt.
-* flow (``sd3``, ``sd35``, ``flux``, ``qwen_image``): x0 = x1 - integral of v, so any bounded
+* flow (``sd3``, ``sd35``, ``flux``, ``flux2``, ``qwen_image``, ``zimage``): x0 = x1 - integral of v, so any bounded
   velocity keeps latents O(1); the output layer (``final_layer.linear``,
   Qwen-Image's ``proj_out``) is random with gain 0.2,
   small enough not to be amplified much by CFG, large enough to make the
@@ -170,6 +181,35 @@ TINY_DITS = {
         {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12]},
         "final_layer.linear.weight",
     ),
+    # Flux.2: 128 latent channels (the VAE's 32, packed 2x2 by the VAE) at patch 1; detection reads the width, the
+    # 15360-wide text (Mistral 3's three layers) and the blocks, and hard-codes 48 heads and RoPE axes [32] * 4.
+    "flux2": _TinyDiT(
+        "Flux2",
+        "comfy.ldm.flux.model:Flux",
+        {
+            "image_model": "flux2",
+            "in_channels": 128,
+            "patch_size": 1,
+            "out_channels": 128,
+            "vec_in_dim": None,
+            "context_in_dim": 15360,
+            "hidden_size": 64,
+            "mlp_ratio": 3.0,
+            "depth": 1,
+            "depth_single_blocks": 1,
+            "theta": 2000,
+            "qkv_bias": False,
+            "guidance_embed": True,
+            "txt_ids_dims": [3],
+            "global_modulation": True,
+            "mlp_silu_act": True,
+            "ops_bias": False,
+            "default_ref_method": "index",
+            "ref_index_scale": 10.0,
+        },
+        {"num_heads": 2, "axes_dim": [8, 8, 8, 8]},
+        "final_layer.linear.weight",
+    ),
     # Qwen-Image: detection reads the input channels (16 latent channels packed 2x2) and the block count; the
     # model's defaults are 24 heads of 128 and Qwen2.5-VL's 3584-wide text, which the tiny model keeps.
     "qwen_image": _TinyDiT(
@@ -178,6 +218,26 @@ TINY_DITS = {
         {"image_model": "qwen_image", "in_channels": 64, "num_layers": 1},
         {"attention_head_dim": 32, "num_attention_heads": 2, "axes_dims_rope": [8, 12, 12]},
         "proj_out.weight",
+    ),
+    # Z-Image (a Lumina 2 NextDiT): detection reads the width and Qwen3-4B's 2560-wide text from cap_embedder and
+    # the block count, and sets heads, RoPE and modulation only for the full model's width 3840. Its timestep
+    # embedding is 256 wide whatever the width, which the modulation layers read, so the width is at least 256.
+    "zimage": _TinyDiT(
+        "ZImage",
+        "comfy.ldm.lumina.model:NextDiT",
+        {"image_model": "lumina2", "patch_size": 2, "in_channels": 16, "dim": 256, "cap_feat_dim": 2560, "n_layers": 1},
+        {
+            "n_heads": 8,
+            "n_kv_heads": 8,
+            "axes_dims": [8, 12, 12],
+            "axes_lens": [1536, 512, 512],
+            "rope_theta": 256.0,
+            "ffn_dim_multiplier": 8.0 / 3.0,
+            "z_image_modulation": True,
+            "time_scale": 1000.0,
+            "pad_tokens_multiple": 32,
+        },
+        "final_layer.linear.weight",
     ),
 }
 
@@ -415,7 +475,7 @@ def _layout_state_dict(spec: _TinyDiT) -> dict:
 
     config = {**copy.deepcopy(spec.layout), **copy.deepcopy(spec.widths)}
     params = getattr(importlib.import_module(spec.module.split(":")[0]), "FluxParams", None)
-    if spec.config_class == "Flux" and params is not None:
+    if params is not None:
         hints = typing.get_type_hints(params)
         for field in dataclasses.fields(params):
             required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
@@ -492,6 +552,8 @@ _FAMILIES = {
     "flux": _Family(_tiny_dit_builder("flux")),
     "sd2_v": _Family(_build_sd2_v, detected="SD20", model_type="V_PREDICTION"),
     "qwen_image": _Family(_tiny_dit_builder("qwen_image")),
+    "zimage": _Family(_tiny_dit_builder("zimage")),
+    "flux2": _Family(_tiny_dit_builder("flux2")),
 }
 FAMILIES = tuple(_FAMILIES)
 

@@ -82,6 +82,7 @@ def test_grouping_probes_the_model_once_per_kind_of_entry(comfy, model, monkeypa
     monkeypatch.setattr(model.model, "extra_conds", counted)
     lengths = [77, 154] * 512
     groups = conditioning.group_levels(plan_of(comfy, lengths), model, "test")
-    # One kind of entry (text of 768 channels, no options): one probe for 1024 levels, and one call.
-    assert len(probes) == 1
+    # One kind of entry (text of 768 channels, no options): one probe for 1024 levels (the entry alone and stacked
+    # with itself), and one call.
+    assert [tuple(shape) for shape in probes] == [(1, 77, 768), (2, 77, 768)]
     assert [len(group.levels) for group in groups] == [1024]

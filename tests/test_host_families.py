@@ -1,14 +1,18 @@
-"""Every model family users run: SDXL (eps, v, KOALA), SD3 / SD3.5, Flux, SD2 v-prediction and Qwen-Image, in ComfyUI.
+"""Every model family users run, in the real ComfyUI: SDXL (eps, v, KOALA), SD3 / SD3.5, Flux, SD2 v-prediction,
+and the 2026 families Flux.2, Qwen-Image and Z-Image.
 
 Tiny random-weight models (``scripts/make_tiny_models.py``, cached in
 ``.cache/models``) load through ComfyUI's own loaders (UNETLoader,
-CheckpointLoaderSimple), except the tiny Flux and Qwen-Image, which ComfyUI's
-detection cannot size and the test pack's ``P10Test_TinyDiT`` loads through
-the family's own ComfyUI model class. SD3 runs from text (its checkpoint carries a CLIP-L, encoded by
-Zoom Prompts); SDXL, Flux, SD2 and Qwen-Image, whose text encoders ComfyUI only builds at
-full size, run from hand-built conditioning of the family's shapes
-(``P10Test_TextEncoder``). 3 levels of 128 px, a few steps each. Qwen-Image's
-latents are 5-D, ``(N, 16, 1, H, W)``, once ComfyUI has prepared them.
+CheckpointLoaderSimple), except the tiny DiTs (Flux, Flux.2, Qwen-Image,
+Z-Image), which ComfyUI's detection cannot size and the test pack's
+``P10Test_TinyDiT`` loads through the family's own ComfyUI model class. SD3 runs
+from text (its checkpoint carries a CLIP-L, encoded by Zoom Prompts); the
+others, whose text encoders ComfyUI only builds at full size, run from
+hand-built conditioning of the family's shapes (``P10Test_TextEncoder``).
+3 levels of 128 px, a few steps each. Qwen-Image's latents are 5-D,
+``(N, 16, 1, H, W)``, once ComfyUI has prepared them; Flux.2's are 128 channels
+at 1/16. A family this ComfyUI has no model class for (Flux.2 and Z-Image
+before v0.8.0) skips, saying so.
 """
 
 import dataclasses
@@ -28,7 +32,10 @@ FAMILIES = {
     "flux": ("stand-in", "Flux", 16, "FLUX", "flux", "taef1"),
     "sd2_v": ("unet", "SD20", 4, "V_PREDICTION", "sd2", "taesd"),
     "qwen_image": ("stand-in", "QwenImage", 16, "FLUX", "qwen_image", None),
+    "zimage": ("stand-in", "ZImage", 16, "FLOW", "zimage", "taef1"),
+    "flux2": ("stand-in", "Flux2", 128, "FLUX", "flux2", None),
 }
+DOWNSCALE = {"flux2": 16}  # image pixels per latent pixel, where not 8
 PROMPTS = "a spiral galaxy\na blue planet\na city at night"
 STEPS = 3
 
@@ -44,12 +51,16 @@ class Family:
 
 @pytest.fixture(scope="module")
 def families(comfy):
+    import comfy.supported_models as comfy_models
+
     maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")
     loaded = {}
 
     def load(name):
         if name not in loaded:
-            how, *_, text, taesd = FAMILIES[name]
+            how, model_class, *_, text, taesd = FAMILIES[name]
+            if not hasattr(comfy_models, model_class):
+                pytest.skip(f"this ComfyUI has no {model_class} model class")
             path = maker.ensure_tiny_model(name)
             clip = None
             if how == "unet":
@@ -63,7 +74,7 @@ def families(comfy):
             if text is None:  # SD3.5 ships without text encoders: SD3's CLIP-L speaks its conditioning
                 clip = load("sd3").clip
             vae = comfy.nodes.VAELoader().load_vae(taesd)[0] if taesd else None
-            loaded[name] = Family(name, model, clip, vae, cfg=1.0 if name == "flux" else 5.0)
+            loaded[name] = Family(name, model, clip, vae, cfg=1.0 if name in ("flux", "flux2") else 5.0)
         return loaded[name]
 
     return load
@@ -119,7 +130,8 @@ def model_space(family, samples):
 
 def test_both_paths_give_consistent_o1_views_with_the_models_channels(comfy, family):
     latent, _, plan = zoom(comfy, family)
-    assert latent["samples"].shape == (3, FAMILIES[family.name][2], 16, 16)
+    size = 128 // DOWNSCALE.get(family.name, 8)  # Empty Zoom Latent takes the downscale from the model
+    assert latent["samples"].shape == (3, FAMILIES[family.name][2], size, size)
     settings = dict(
         seed=1, steps=STEPS, cfg=family.cfg, sampler_name="euler_ancestral", scheduler="karras", denoise=1.0
     )
@@ -168,7 +180,8 @@ def test_each_levels_prompt_reaches_that_level_and_batching_is_exact(comfy, fami
     batched, calls = first_step_estimates(comfy, family, plan, latent)
     # Qwen-Image's text has one token per word, and a joint-attention DiT runs each length in a call of its own.
     lengths = {level.positive[0][0].shape[1] for level in plan.levels}
-    assert len(calls) == len(lengths), "the levels of one token length in one model call"
+    # Z-Image counts the call's masked text tokens (num_tokens), which stacking would add up: a call per level.
+    assert len(calls) == (3 if family.name == "zimage" else len(lengths)), "levels of one length in one model call"
     by_level, calls = first_step_estimates(comfy, family, plan, latent, max_batch=1)
     assert len(calls) == 3, "max_batch 1: a call per level"
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
@@ -195,8 +208,9 @@ def test_prompts_of_different_token_lengths_batch_exactly_on_joint_attention_mod
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
 
 
-def test_flux_guidance_reaches_each_level(comfy, families):
-    family = families("flux")
+@pytest.mark.parametrize("name", ["flux", "flux2"])
+def test_flux_guidance_reaches_each_level(comfy, families, name):
+    family = families(name)
     latent, _, plan = zoom(comfy, family)
     everywhere = run_node(comfy, "P10_ZoomFluxGuidance", zoom_plan=plan, guidance=2.0, first_level=0, last_level=-1)[0]
     deepest = run_node(comfy, "P10_ZoomFluxGuidance", zoom_plan=everywhere, guidance=6.0, first_level=2, last_level=-1)[
@@ -227,7 +241,7 @@ def test_conditioning_without_pooled_output_names_the_level(comfy, families):
         comfy.pack.nodes.guider.make_zoom_guider(family.model, broken, family.cfg, "Zoom KSampler")
 
 
-@pytest.mark.parametrize("name", ["sd3", "sd35", "flux", "qwen_image"])
+@pytest.mark.parametrize("name", ["sd3", "sd35", "flux", "flux2", "qwen_image", "zimage"])
 def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, name, monkeypatch):
     family = families(name)
     latent, _, plan = zoom(comfy, family)
@@ -302,3 +316,14 @@ def test_pixel_space_consolidation_refuses_latents_with_a_frames_axis(comfy, fam
     vae = comfy.nodes.VAELoader().load_vae("taesd3")[0]
     with pytest.raises(ValueError, match=r"Zoom KSampler: pixel-space consolidation .* \(N, C, T, H, W\)"):
         comfy.pack.nodes.guider.make_zoom_guider(family.model, plan, family.cfg, "Zoom KSampler", vae=vae)
+
+
+def test_empty_zoom_latent_takes_flux2s_downscale_from_the_model(comfy, families):
+    family = families("flux2")
+    latent, _ = run_node(
+        comfy, "P10_EmptyZoomLatent", width=256, height=192, levels=3, zoom_factor="2", model=family.model
+    )
+    assert latent["samples"].shape == (3, 128, 12, 16)
+    # 1/16 and zoom factor 2: the latent's sides must be multiples of 4, so the image's of 64 px.
+    with pytest.raises(ValueError, match=r"width 96 px is not a multiple of 64 px.*\(96 px / 16\)"):
+        run_node(comfy, "P10_EmptyZoomLatent", width=96, height=128, levels=3, zoom_factor="2", model=family.model)

@@ -2,14 +2,14 @@
 
 Loaded beside the pack by the test host. Its nodes:
 
-- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux, SD2 or Qwen-Image whose text encoders are
+- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux, Flux.2, SD2, Qwen-Image or Z-Image whose text encoders are
   replaced by hand-built CONDITIONING of the family's shapes (cross-attention,
   ``pooled_output``), a deterministic function of the text: SDXL's CLIP-G,
-  Flux's T5-XXL and Qwen-Image's Qwen2.5-VL have fixed sizes in ComfyUI's
+  Flux's T5-XXL, Flux.2's Mistral 3, Qwen-Image's Qwen2.5-VL and Z-Image's Qwen3-4B have fixed sizes in ComfyUI's
   loaders (gigabytes). Token counts follow the text's length (77 per CLIP
-  chunk, T5's one per word from 256, Qwen2.5-VL's one per word), so
+  chunk, T5's one per word from 256, the LLM encoders' one per word), so
   levels' prompts of different lengths give sequences of different lengths.
-- ``P10Test_TinyDiT``: the tiny Flux or Qwen-Image DiT (``scripts/make_tiny_models.py``),
+- ``P10Test_TinyDiT``: the tiny Flux, Flux.2, Qwen-Image or Z-Image DiT (``scripts/make_tiny_models.py``),
   which ComfyUI's detection cannot size.
 - ``P10Test_Capture``: an output node that keeps any value it is given in
   :data:`CAPTURED` under its ``key``, so that the in-process test host can read
@@ -31,7 +31,13 @@ SHAPES = {
     "flux": (4096, 768, 1, 256),
     "sd2": (1024, None, 77, 77),
     "qwen_image": (3584, None, 1, 1),  # Qwen2.5-VL: one token per word, no padding
+    "zimage": (2560, None, 1, 1),  # Qwen3-4B, with an attention mask as ComfyUI's encoder gives
+    "flux2": (15360, None, 1, 1),  # Mistral 3's three layers side by side, with an attention mask
 }
+LLM_ENCODED = {"qwen_image", "zimage", "flux2"}
+"""Families whose text encoder is a language model: ComfyUI's conditioning then has ``pooled_output`` None (Flux.2's
+model reads the key) and, for Z-Image and Flux.2, an attention mask."""
+MASKED = {"zimage", "flux2"}
 
 
 class StandInCLIP:
@@ -52,6 +58,10 @@ class StandInCLIP:
         options = {}
         if pooled_width is not None:
             options["pooled_output"] = torch.randn(1, pooled_width, generator=generator)
+        elif self.family in LLM_ENCODED:
+            options["pooled_output"] = None
+        if self.family in MASKED:
+            options["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
         return [[torch.randn(1, tokens, width, generator=generator), options]]
 
 
@@ -71,7 +81,7 @@ class TextEncoder:
 class TinyDiT:
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"family": (["flux", "qwen_image"],)}}
+        return {"required": {"family": (["flux", "flux2", "qwen_image", "zimage"],)}}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "load"
