@@ -250,8 +250,8 @@ def frames_as_channels(stack: torch.Tensor) -> tuple[torch.Tensor, Callable[[tor
     the result reshaped back.
 
     Returns:
-        The ``(N, C', H, W)`` view (``stack`` itself when it is 4-D) and a function that gives a result of
-        that shape ``stack``'s shape again.
+        The ``(N, C * T, H, W)`` view (``stack`` itself when it is not 5-D), and a function that reshapes a
+        result of the view's shape, for any number of levels, to ``(levels, C, T, H, W)``.
     """
     if stack.ndim != 5:
         return stack, lambda result: result

@@ -49,6 +49,28 @@ FLUX_CHECKPOINT = {
     "url": "https://huggingface.co/Comfy-Org/flux1-dev/resolve/main/flux1-dev-fp8.safetensors",
     "directory": "checkpoints",
 }
+
+
+def split_files(repo: str, unet: str, clip: str, vae: str) -> dict[str, dict]:
+    """The diffusion model, text encoder and VAE of a family ComfyUI ships as split files (Comfy-Org's repackages)."""
+    base = f"https://huggingface.co/Comfy-Org/{repo}/resolve/main/split_files"
+    return {
+        "unet": {"name": unet, "url": f"{base}/diffusion_models/{unet}", "directory": "diffusion_models"},
+        "clip": {"name": clip, "url": f"{base}/text_encoders/{clip}", "directory": "text_encoders"},
+        "vae": {"name": vae, "url": f"{base}/vae/{vae}", "directory": "vae"},
+    }
+
+
+ZIMAGE_FILES = split_files("z_image_turbo", "z_image_turbo_bf16.safetensors", "qwen_3_4b.safetensors", "ae.safetensors")
+QWEN_IMAGE_FILES = split_files(
+    "Qwen-Image_ComfyUI",
+    "qwen_image_fp8_e4m3fn.safetensors",
+    "qwen_2.5_vl_7b_fp8_scaled.safetensors",
+    "qwen_image_vae.safetensors",
+)
+FLUX2_FILES = split_files(
+    "flux2-dev", "flux2_dev_fp8mixed.safetensors", "mistral_3_small_flux2_fp8.safetensors", "flux2-vae.safetensors"
+)
 DETAIL_LORA = {
     "name": "add_detail.safetensors",
     "url": "https://civitai.com/api/download/models/62833",
@@ -131,13 +153,37 @@ def zoom_front(
     ]
 
 
+def split_front(
+    files: dict[str, dict], clip_type: str, size: int, shift: float | None, negative: str = NEGATIVE
+) -> list[Node]:
+    """zoom_front for a family shipped as split files: Load Diffusion Model (node 1), Load CLIP (20), Load VAE (21)
+    and, with a ``shift``, the family's flow shift (ModelSamplingAuraFlow, 22), the model the zoom then uses."""
+    model = (22, 0) if shift is not None else (1, 0)
+    front = zoom_front(size=size)[1:]
+    front[0].inputs["model"] = model
+    front[1].inputs |= {"clip": (20, 0), "negative": negative}
+    shifted = [Node(22, "ModelSamplingAuraFlow", 0, {"model": (1, 0), "shift": shift})] if shift is not None else []
+    return [
+        Node(1, "UNETLoader", 0, {"unet_name": files["unet"]["name"]}, models=[files["unet"]]),
+        Node(20, "CLIPLoader", 0, {"clip_name": files["clip"]["name"], "type": clip_type}, models=[files["clip"]]),
+        Node(21, "VAELoader", 0, {"vae_name": files["vae"]["name"]}, models=[files["vae"]]),
+        *shifted,
+        *front,
+    ]
+
+
 def zoom_back(
-    samples: tuple[int, int], first_id: int, column: int, zoom: tuple[int, int] = (2, 1), decoder: str = "VAEDecode"
+    samples: tuple[int, int],
+    first_id: int,
+    column: int,
+    zoom: tuple[int, int] = (2, 1),
+    decoder: str = "VAEDecode",
+    vae: tuple[int, int] = (1, 2),
 ) -> list[Node]:
     """VAE Decode (or ``decoder``), the pixel-space blend and render, the side-by-side preview and saved views."""
     decode, blend, render, views, preview, save = range(first_id, first_id + 6)
     return [
-        Node(decode, decoder, column, {"samples": samples, "vae": (1, 2)}),
+        Node(decode, decoder, column, {"samples": samples, "vae": vae}),
         Node(blend, "P10_BlendZoomStack", column, {"stack": (decode, 0), "zoom": zoom}),
         Node(render, "P10_RenderZoomStack", column, {"stack": (blend, 0), "zoom": zoom}),
         Node(views, "P10_ZoomViews", column + 1, {"images": (render, 0), "zoom": zoom}),
@@ -254,6 +300,37 @@ def flux_zoom() -> list[Node]:
         Node(4, "P10_ZoomFluxGuidance", 1, {"zoom_plan": (3, 0), "guidance": 3.5}),
         ksampler(5, (1, 0), (4, 0), 2, cfg=1.0, sampler_name="euler", scheduler="simple", steps=20),
         *zoom_back((5, 0), 6, 3),
+    ]
+
+
+def zimage_zoom() -> list[Node]:
+    """text_zoom on Z-Image-Turbo: split files, shift 3, cfg 1 (no negative), res_multistep, 9 steps, 1024 px."""
+    return [
+        *split_front(ZIMAGE_FILES, "lumina2", 1024, 3.0, negative=""),
+        ksampler(4, (22, 0), (3, 0), 2, cfg=1.0, sampler_name="res_multistep", scheduler="simple", steps=9),
+        *zoom_back((4, 0), 5, 3, vae=(21, 0)),
+    ]
+
+
+def qwen_image_zoom() -> list[Node]:
+    """text_zoom on Qwen-Image: split files, shift 3.1, cfg 2.5, euler, simple, 20 steps, 1024 px (5-D latents)."""
+    return [
+        *split_front(QWEN_IMAGE_FILES, "qwen_image", 1024, 3.1),
+        ksampler(4, (22, 0), (3, 0), 2, cfg=2.5, sampler_name="euler", scheduler="simple", steps=20),
+        *zoom_back((4, 0), 5, 3, vae=(21, 0)),
+    ]
+
+
+def flux2_zoom() -> list[Node]:
+    """text_zoom on Flux.2-dev: split files, 128-channel latents at 1/16 from the model, guidance 4 per level, cfg 1.
+
+    The model keeps Flux.2's own flow schedule (shift 2.02 in ComfyUI's Flux2 config).
+    """
+    return [
+        *split_front(FLUX2_FILES, "flux2", 1024, None, negative=""),
+        Node(4, "P10_ZoomFluxGuidance", 1, {"zoom_plan": (3, 0), "guidance": 4.0}),
+        ksampler(5, (1, 0), (4, 0), 2, cfg=1.0, sampler_name="euler", scheduler="simple", steps=20),
+        *zoom_back((5, 0), 6, 3, vae=(21, 0)),
     ]
 
 
@@ -453,6 +530,9 @@ WORKFLOWS = {
     "zoom_video": zoom_video,
     "sdxl_zoom": sdxl_zoom,
     "flux_zoom": flux_zoom,
+    "zimage_zoom": zimage_zoom,
+    "qwen_image_zoom": qwen_image_zoom,
+    "flux2_zoom": flux2_zoom,
     "deep_zoom": deep_zoom,
     "loop_zoom": loop_zoom,
     "offcentre_zoom": offcentre_zoom,

@@ -12,6 +12,7 @@ The files themselves are written by the frontend (``scripts/build_example_workfl
 import pytest
 from helpers import WORKFLOW_NAMES, at_test_scale, load_workflow, node_id, seam, wait_for_history
 from host.frontend import (
+    NAMED_ONLY,
     linked_models,
     named_photos,
     named_tracks,
@@ -41,9 +42,18 @@ def frontend(tmp_path_factory):
         yield frontend
 
 
+def skip_unless_this_comfyui_has_its_text_encoder(comfy, name: str) -> None:
+    """flux2_zoom's Load CLIP type ``flux2`` came with ComfyUI v0.8; before it the example cannot load cleanly."""
+    offered = comfy.NODE_CLASS_MAPPINGS["CLIPLoader"].INPUT_TYPES()["required"]["type"][0]
+    for node in load_workflow(name, api=True).values():
+        if node["class_type"] == "CLIPLoader" and node["inputs"]["type"] not in offered:
+            pytest.skip(f"{name}: this ComfyUI's Load CLIP has no type {node['inputs']['type']!r}")
+
+
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_example_workflow_loads_cleanly_in_the_frontend(frontend, name):
+def test_example_workflow_loads_cleanly_in_the_frontend(frontend, comfy, name):
     """No unknown node type or model, no dialog, toast or console error, and the API copy's graph queued."""
+    skip_unless_this_comfyui_has_its_text_encoder(comfy, name)
     frontend.clear()
     report = frontend.load(load_workflow(name), name)
     assert report["missing"] == [], f"{name}: the frontend does not know the node types {report['missing']}"
@@ -82,6 +92,11 @@ def run_at_test_scale(frontend, name: str, **widgets_by_class) -> tuple[dict, di
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
 def test_example_runs_as_the_frontend_queues_it(frontend, comfy, name):
     """The example, set to test scale in the graph as a user would, queued by the frontend, runs to the end."""
+    if any(model["directory"] in NAMED_ONLY for model in linked_models(load_workflow(name))):
+        pytest.skip(
+            f"{name} loads split files that the test server has by name only (no tiny file of them is detected by "
+            "ComfyUI's loaders); tests/test_host_families.py runs it on the tiny models with the loaders swapped"
+        )
     tiny, entry = run_at_test_scale(frontend, name)
     start = tiny[node_id(tiny, "P10_EmptyZoomLatent")]["inputs"]
     extended = [node["inputs"]["levels"] for node in tiny.values() if node["class_type"] == "P10_ExtendZoom"]

@@ -14,6 +14,8 @@ MODEL_WIDGETS = {
     "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
     "LoraLoader": {"lora_name": "loras"},
     "VAELoader": {"vae_name": "vae"},
+    "UNETLoader": {"unet_name": "diffusion_models"},
+    "CLIPLoader": {"clip_name": "text_encoders"},
 }
 # Load VAE's built-in TAESD entries are two files each, which the workflow's own model list names.
 TAESD_NAMES = {"taesd", "taesdxl", "taesd3", "taef1"}
@@ -22,6 +24,7 @@ TAESD_NAMES = {"taesd", "taesdxl", "taesd3", "taef1"}
 def test_the_promised_workflows_exist():
     promised = {"text_zoom", "zoom_guider_custom_sampler", "per_level_lora", "photo_zoom", "zoom_video"}
     promised |= {"sdxl_zoom", "flux_zoom", "deep_zoom", "loop_zoom", "offcentre_zoom"}
+    promised |= {"zimage_zoom", "flux2_zoom", "qwen_image_zoom"}
     assert promised <= set(WORKFLOW_NAMES)
     for name in WORKFLOW_NAMES:
         assert (WORKFLOWS / f"{name}.jpg").is_file(), f"{name} has no thumbnail"

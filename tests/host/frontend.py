@@ -225,13 +225,21 @@ def named_tracks(workflow: dict) -> list[str]:
     return [node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "LoadAudio"]
 
 
+NAMED_ONLY = ("diffusion_models", "text_encoders", "vae")
+"""Model folders whose example files are provided by name only (:func:`provide_named_files`)."""
+
+
 def provide_named_files(layout, models: list[dict], photos: list[str], tracks: list[str]) -> None:
     """Put the named models, photos and audio tracks into the server's folders under those names.
 
     Each model link becomes the tiny stand-in for its folder (checkpoints: the
     tiny checkpoint, loras: the tiny LoRA, vae_approx: the shared TAESD of the
     same name, saved as ``.pth`` where the link names one), so that the frontend
-    finds exactly the files the examples name and queues the graph unchanged. A
+    finds exactly the files the examples name and queues the graph unchanged.
+    The split files of the 2026 families (:data:`NAMED_ONLY` folders) are names
+    only, the tiny checkpoint under the file's name: no tiny file of theirs is
+    detected by ComfyUI's loaders, so the examples that load them run in
+    ``tests/test_host_families.py`` with the loaders swapped for the tiny models. A
     photo comes from ComfyUI's own input folder (``example.png`` ships with it),
     else is scikit-image's astronaut; a track is the click track.
     """
@@ -241,6 +249,7 @@ def provide_named_files(layout, models: list[dict], photos: list[str], tracks: l
     from skimage import data
 
     stand_ins = {"checkpoints": tiny_checkpoint(), "loras": tiny_lora()}
+    stand_ins |= dict.fromkeys(NAMED_ONLY, stand_ins["checkpoints"])
     for model in models:
         folder = layout.base_dir / "models" / model["directory"]
         folder.mkdir(parents=True, exist_ok=True)
