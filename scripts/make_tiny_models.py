@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate tiny random-weight SDXL, SD3, SD3.5, Flux, SD2.x, Flux.2, Qwen-Image and Z-Image models for tests.
+"""Tiny random-weight SDXL, SD3, SD3.5, Flux, SD2.x, Flux.2, HunyuanImage, Qwen-Image and Z-Image models for tests.
 
 Every file lives in ``<repo>/.cache/models/tiny_<family>.safetensors`` and is
 regenerated when it is missing or its metadata version stamp differs. Keys and
@@ -58,6 +58,11 @@ Families (``FAMILIES``), what each file holds and what loads it:
   embedder), 128 latent channels at patch 1, 15360-wide text, bf16. Detection
   hard-codes 48 heads and RoPE axes [32] * 4, so it loads like the tiny Flux,
   through ``supported_models.Flux2`` (ComfyUI v0.8.0 and later).
+* ``hunyuan_image``: a HunyuanImage 2.1 DiT (ComfyUI's HunyuanVideo module with
+  a 2-D patch) at hidden 128, one head, one double and one single block, 64
+  latent channels (the VAE downscales by 32), 3584-wide text, bf16, for
+  ``comfy.sd.load_diffusion_model`` (UNETLoader): detection reads its widths
+  from the file and finds ``HunyuanImage21``, flow.
 * ``qwen_image``: a Qwen-Image DiT (``QwenImageTransformer2DModel``) with one
   block of 2 heads of 32 (RoPE axes [8, 12, 12]), 16 latent channels packed
   2x2, Qwen2.5-VL's 3584-wide text, bf16; its latents are 5-D (N, 16, 1, H, W)
@@ -98,11 +103,11 @@ Hand-set tensors, by prediction type:
   identity path (an eps construction): the UNet is the plain random fill and
   only ``out.2`` is scaled, to gain 0.2 rather than zero so that the output
   depends on the prompt.
-* flow (``sd3``, ``sd35``, ``flux``, ``flux2``, ``qwen_image``, ``zimage``): x0 = x1 - integral of v, so any bounded
-  velocity keeps latents O(1); the output layer (``final_layer.linear``,
-  Qwen-Image's ``proj_out``) is random with gain 0.2,
-  small enough not to be amplified much by CFG, large enough to make the
-  output prompt-dependent.
+* flow (``sd3``, ``sd35``, ``flux``, ``flux2``, ``hunyuan_image``, ``qwen_image``,
+  ``zimage``): x0 = x1 - integral of v, so any bounded velocity keeps latents
+  O(1); the output layer (``final_layer.linear``, Qwen-Image's ``proj_out``) is
+  random with gain 0.2, small enough not to be amplified much by CFG, large
+  enough to make the output prompt-dependent.
 
 Usable as a script (``python scripts/make_tiny_models.py [FAMILY ...]`` boots
 ComfyUI through the test host first) and as a module loaded by file path once
@@ -239,6 +244,32 @@ TINY_DITS = {
         },
         "final_layer.linear.weight",
     ),
+}
+
+
+# HunyuanImage 2.1: detection reads every width from the file (heads = hidden / 128, RoPE axes [64, 64] for a 2-D
+# patch), so the tiny model is detected as itself at hidden 128 with one head: 64 latent channels at patch 1 (the VAE
+# downscales by 32), Qwen2.5-VL's 3584-wide text. Fields the running version's params do not have are left out.
+HUNYUAN_IMAGE_LAYOUT = {
+    "in_channels": 64,
+    "out_channels": 64,
+    "vec_in_dim": None,
+    "context_in_dim": 3584,
+    "hidden_size": 128,
+    "mlp_ratio": 4.0,
+    "num_heads": 1,
+    "depth": 1,
+    "depth_single_blocks": 1,
+    "axes_dim": [64, 64],
+    "theta": 256,
+    "patch_size": [1, 1],
+    "qkv_bias": True,
+    "guidance_embed": False,
+    "byt5": False,
+    "meanflow": False,
+    "use_cond_type_embedding": False,
+    "vision_in_dim": None,
+    "meanflow_sum": False,
 }
 
 
@@ -535,6 +566,17 @@ def _tiny_dit_builder(family: str) -> Callable[[torch.Generator], dict]:
     return build
 
 
+def _build_hunyuan_image(generator: torch.Generator) -> dict:
+    import comfy.ldm.hunyuan_video.model as hunyuan
+    import comfy.supported_models
+
+    fields = {field.name for field in dataclasses.fields(hunyuan.HunyuanVideoParams)}
+    config = {"image_model": "hunyuan_video"} | {k: v for k, v in HUNYUAN_IMAGE_LAYOUT.items() if k in fields}
+    sd = _random_state_dict(comfy.supported_models.HunyuanImage21, hunyuan.HunyuanVideo, config, generator)
+    sd["final_layer.linear.weight"].mul_(OUT_GAIN)
+    return _cast(sd, torch.bfloat16)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Family:
     build: Callable[[torch.Generator], dict]
@@ -554,6 +596,7 @@ _FAMILIES = {
     "qwen_image": _Family(_tiny_dit_builder("qwen_image")),
     "zimage": _Family(_tiny_dit_builder("zimage")),
     "flux2": _Family(_tiny_dit_builder("flux2")),
+    "hunyuan_image": _Family(_build_hunyuan_image, detected="HunyuanImage21"),
 }
 FAMILIES = tuple(_FAMILIES)
 

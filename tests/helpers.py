@@ -78,7 +78,8 @@ def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:
     ``stack`` is ``(N, C, H, W)``, or an IMAGE batch ``(N, H, W, C)``. Host tests
     pass ``comfy``, so that the copy of the pack ComfyUI loaded measures it.
     """
-    if stack.shape[-1] in (3, 4) and stack.shape[1] not in (3, 4):
+    # An IMAGE's height and width exceed 4 pixels; a (N, 64, 4, 4) latent (HunyuanImage 2.1 at 128 px) is not one.
+    if stack.shape[-1] in (3, 4) and min(stack.shape[1:3]) > 4:
         stack = stack.movedim(-1, 1)
     blending = comfy.pack.blending if comfy is not None else importlib.import_module("powers_of_ten.blending")
     difference = blending.overlap_difference(stack, zoom)

@@ -1,5 +1,5 @@
 """Every model family users run, in the real ComfyUI: SDXL (eps, v, KOALA), SD3 / SD3.5, Flux, SD2 v-prediction,
-and the 2026 families Flux.2, Qwen-Image and Z-Image.
+and the 2026 families Flux.2, HunyuanImage 2.1, Qwen-Image and Z-Image.
 
 Tiny random-weight models (``scripts/make_tiny_models.py``, cached in
 ``.cache/models``) load through ComfyUI's own loaders (UNETLoader,
@@ -11,8 +11,9 @@ others, whose text encoders ComfyUI only builds at full size, run from
 hand-built conditioning of the family's shapes (``P10Test_TextEncoder``).
 3 levels of 128 px, a few steps each. Qwen-Image's latents are 5-D,
 ``(N, 16, 1, H, W)``, once ComfyUI has prepared them; Flux.2's are 128 channels
-at 1/16. A family this ComfyUI has no model class for (Flux.2 and Z-Image
-before v0.8.0) skips, saying so.
+at 1/16, HunyuanImage 2.1's 64 at 1/32 (detected by UNETLoader from the tiny
+file). A family this ComfyUI has no model class for (Flux.2 and Z-Image before
+v0.8.0) skips, saying so.
 """
 
 import dataclasses
@@ -34,8 +35,9 @@ FAMILIES = {
     "qwen_image": ("stand-in", "QwenImage", 16, "FLUX", "qwen_image", None),
     "zimage": ("stand-in", "ZImage", 16, "FLOW", "zimage", "taef1"),
     "flux2": ("stand-in", "Flux2", 128, "FLUX", "flux2", None),
+    "hunyuan_image": ("unet", "HunyuanImage21", 64, "FLOW", "hunyuan_image", None),
 }
-DOWNSCALE = {"flux2": 16}  # image pixels per latent pixel, where not 8
+DOWNSCALE = {"flux2": 16, "hunyuan_image": 32}  # image pixels per latent pixel, where not 8
 PROMPTS = "a spiral galaxy\na blue planet\na city at night"
 STEPS = 3
 
@@ -241,7 +243,7 @@ def test_conditioning_without_pooled_output_names_the_level(comfy, families):
         comfy.pack.nodes.guider.make_zoom_guider(family.model, broken, family.cfg, "Zoom KSampler")
 
 
-@pytest.mark.parametrize("name", ["sd3", "sd35", "flux", "flux2", "qwen_image", "zimage"])
+@pytest.mark.parametrize("name", ["sd3", "sd35", "flux", "flux2", "hunyuan_image", "qwen_image", "zimage"])
 def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, name, monkeypatch):
     family = families(name)
     latent, _, plan = zoom(comfy, family)

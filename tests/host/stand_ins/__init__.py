@@ -33,11 +33,12 @@ SHAPES = {
     "qwen_image": (3584, None, 1, 1),  # Qwen2.5-VL: one token per word, no padding
     "zimage": (2560, None, 1, 1),  # Qwen3-4B, with an attention mask as ComfyUI's encoder gives
     "flux2": (15360, None, 1, 1),  # Mistral 3's three layers side by side, with an attention mask
+    "hunyuan_image": (3584, None, 1, 1),  # Qwen2.5-VL 7B
 }
-LLM_ENCODED = {"qwen_image", "zimage", "flux2"}
+LLM_ENCODED = {"qwen_image", "zimage", "flux2", "hunyuan_image"}
 """Families whose text encoder is a language model: ComfyUI's conditioning then has ``pooled_output`` None (Flux.2's
 model reads the key) and, for Z-Image and Flux.2, an attention mask."""
-MASKED = {"zimage", "flux2"}
+MASKED = {"zimage", "flux2", "hunyuan_image"}
 
 
 class StandInCLIP:
