@@ -66,6 +66,11 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         pixel_space: PixelConsolidation | None = None,
         max_batch: int | None = None,
     ):
+        if pixel_space is not None and model_patcher.get_model_object("latent_format").latent_dimensions != 2:
+            raise ValueError(
+                f"{node}: pixel-space consolidation (the vae input) decodes image latents (N, C, H, W), but this "
+                "model's latents have a frames axis (N, C, T, H, W), as Qwen-Image's do; leave vae unconnected"
+            )
         super().__init__(model_patcher)
         self.set_cfg(cfg)
         self.plan, self.node = plan, node
@@ -83,11 +88,6 @@ class ZoomGuider(comfy.samplers.CFGGuider):
             ]
             self.inner_set_conds(level_conds(self.groups, self.model_patcher))
         self.models = LevelModels(self.model_patcher)
-        if pixel_space is not None and model_patcher.get_model_object("latent_format").latent_dimensions != 2:
-            raise ValueError(
-                f"{node}: pixel-space consolidation (the vae input) decodes image latents (N, C, H, W), but this "
-                "model's latents have a frames axis (N, C, T, H, W), as Qwen-Image's do; leave vae unconnected"
-            )
         self.step = joint_step(self.model_patcher, plan, grounding, pixel_space)
         self.window = range(plan.zoom.levels)
 

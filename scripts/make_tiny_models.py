@@ -505,7 +505,7 @@ def _layout_state_dict(spec: _TinyDiT) -> dict:
     import comfy.ops
 
     config = {**copy.deepcopy(spec.layout), **copy.deepcopy(spec.widths)}
-    params = getattr(importlib.import_module(spec.module.split(":")[0]), "FluxParams", None)
+    params = getattr(sys.modules[_module_class(spec).__module__], "FluxParams", None)
     if params is not None:
         hints = typing.get_type_hints(params)
         for field in dataclasses.fields(params):
