@@ -1,34 +1,70 @@
 """Empty Zoom Latent: the zoom stack's shape, and the one source of its level count and layout."""
 
+import logging
 from fractions import Fraction
 
 import comfy.model_management
 import torch
 from comfy_api.latest import io
 
-from ..blending import ZoomLayout, size_multiple
+from ..blending import MIN_FOOTPRINT, ZoomLayout, size_multiple
 from .schema import CATEGORY, MAX_LEVELS, MAX_SIZE, schema_error
 from .types import Zoom, ZoomSpec
 
 ZOOM_FACTORS = ["2", "4", "8"]
 NODE = "Empty Zoom Latent"
 
+log = logging.getLogger(__name__)
 
-def latent_size_error(width: int, height: int, zoom_factor: int, downscale: int) -> str | None:
+
+def blend_reach(layout: ZoomLayout, width: int, height: int, downscale: int, levels: int) -> int:
+    """How many levels deeper a level of ``width x height`` image pixels blends with: the depth this size allows.
+
+    A level blends with a deeper one while that level's footprint in it is at
+    least :data:`~..blending.MIN_FOOTPRINT` whole latent pixels
+    (:meth:`~..blending.ZoomLayout.blend_depth`); deeper levels still render
+    into it, but lend it nothing.
+    """
+    return layout.blend_depth(height // downscale, width // downscale, levels)
+
+
+def latent_size_error(width: int, height: int, layout: ZoomLayout, downscale: int, levels: int) -> str | None:
     """Why this image size cannot hold a zoom stack, or None when it can.
 
     The rule is the geometry's (:func:`~..blending.size_multiple`), on latent
-    pixels; this states it in image pixels, which is what the user sets.
+    pixels; this states it in image pixels, which is what the user sets, with
+    the depth each of the nearest allowed sizes blends to.
     """
+    zoom_factor = layout.zoom_factor
     step = size_multiple(zoom_factor) * downscale
     for label, size in (("width", width), ("height", height)):
         if size % step:
+            allowed = [side for side in (size // step * step, (size // step + 1) * step) if side]
+            reach = ", ".join(
+                f"{side} px blends each level with the next {blend_reach(layout, side, side, downscale, levels)}"
+                for side in allowed
+            )
             return (
                 f"{NODE}: {label} {size} px is not a multiple of {step} px; with zoom factor {zoom_factor} the "
                 f"latent {label} ({size} px / {downscale}) must be a multiple of {size_multiple(zoom_factor)} so "
-                f"every level sits on whole latent pixels"
+                f"every level sits on whole latent pixels ({reach}, on the shorter side)"
             )
     return None
+
+
+def reach_note(width: int, height: int, layout: ZoomLayout, downscale: int, levels: int) -> str:
+    """What depth this size allows, in image pixels, and what side would reach every level of an open zoom."""
+    depth = blend_reach(layout, width, height, downscale, levels)
+    note = f"{NODE}: at {width}x{height} px (latent 1/{downscale}) each level blends with the next {depth}"
+    if layout.cyclic or depth < levels - 1:
+        note += (
+            f"; deeper levels cover under {MIN_FOOTPRINT} latent px ({MIN_FOOTPRINT * downscale} px) of it, so they "
+            "render into it but lend it nothing"
+        )
+    side = MIN_FOOTPRINT * downscale * layout.zoom_factor ** (levels - 1)
+    if not layout.cyclic and depth < levels - 1 and side <= MAX_SIZE:
+        note += f"; a shorter side of {side} px would reach all {levels - 1}"
+    return note
 
 
 LATENT_DOWNSCALE = {"Flux2": 16, "HunyuanImage21": 32}
@@ -173,7 +209,8 @@ class EmptyZoomLatent(io.ComfyNode):
         if error or None in (width, height, zoom_factor):
             return error or True
         # A connected VAE's or model's downscale is unknown until execution; 8 is that of most families' VAEs.
-        return latent_size_error(width, height, int(zoom_factor), 8) or True
+        layout = ZoomLayout(int(zoom_factor), cyclic=bool(loop))
+        return latent_size_error(width, height, layout, 8, levels or 2) or True
 
     @classmethod
     def execute(
@@ -182,9 +219,10 @@ class EmptyZoomLatent(io.ComfyNode):
         zoom_factor = int(zoom_factor)
         layout = zoom_layout(NODE, zoom_factor, targets, levels, loop)
         downscale = latent_downscale(model, vae)
-        error = latent_size_error(width, height, zoom_factor, downscale)
+        error = latent_size_error(width, height, layout, downscale, levels)
         if error:
             raise ValueError(error)
+        log.info(reach_note(width, height, layout, downscale, levels))
         if vae is not None:
             channels = vae.latent_channels
         elif model is not None:

@@ -17,6 +17,7 @@ v0.8.0) skips, saying so.
 """
 
 import dataclasses
+import logging
 
 import pytest
 import torch
@@ -366,5 +367,24 @@ def test_empty_zoom_latent_takes_flux2s_downscale_from_the_model(comfy, families
     )
     assert latent["samples"].shape == (3, 128, 12, 16)
     # 1/16 and zoom factor 2: the latent's sides must be multiples of 4, so the image's of 64 px.
-    with pytest.raises(ValueError, match=r"width 96 px is not a multiple of 64 px.*\(96 px / 16\)"):
+    with pytest.raises(ValueError, match=r"width 96 px is not a multiple of 64 px.*\(96 px / 16\)") as refused:
         run_node(comfy, "P10_EmptyZoomLatent", width=96, height=128, levels=3, zoom_factor="2", model=family.model)
+    assert "(64 px blends each level with the next 1, 128 px blends each level with the next 2" in str(refused.value)
+
+
+def test_empty_zoom_latent_says_how_deep_hunyuan_image_levels_blend(comfy, families, caplog):
+    family = families("hunyuan_image")
+    with caplog.at_level(logging.INFO):
+        latent, _ = run_node(
+            comfy, "P10_EmptyZoomLatent", width=128, height=256, levels=4, zoom_factor="2", model=family.model
+        )
+    assert latent["samples"].shape == (4, 64, 8, 4)
+    # 1/32: the 128 px side is 4 latent px, so the next level's footprint is 2 latent px and the one after 1.
+    assert "at 128x256 px (latent 1/32) each level blends with the next 1;" in caplog.text
+    assert "a shorter side of 512 px would reach all 3" in caplog.text
+    with pytest.raises(
+        ValueError,
+        match=r"width 96 px is not a multiple of 128 px.*\(128 px blends each level with "
+        r"the next 1, on the shorter side\)",
+    ):
+        run_node(comfy, "P10_EmptyZoomLatent", width=96, height=128, levels=4, zoom_factor="2", model=family.model)
