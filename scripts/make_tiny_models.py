@@ -76,6 +76,18 @@ Families (``FAMILIES``), what each file holds and what loads it:
   (the Flux VAE's latents), bf16. Detection sets heads and RoPE only at the
   full width 3840, so it loads through ``supported_models.ZImage`` (ComfyUI
   v0.8.0 and later).
+* ``chroma``: a Chroma DiT (Flux's blocks, each modulated from one MLP of the
+  timestep, no pooled text) at hidden 64 (2 heads, RoPE axes [8, 12, 12], one
+  double and one single block, the MLP 32 wide in one layer), T5-XXL's
+  4096-wide text, 16 latent channels packed 2x2, bf16; 0.8 MiB. Detection
+  hard-codes the width, the heads and the MLP, so it loads like the tiny Flux,
+  through ``supported_models.Chroma``.
+* ``hidream``: a HiDream-I1 DiT at 2 heads of 32 (RoPE axes [8, 12, 12]), one
+  double and one single block, a mixture of 2 experts both active, T5-XXL's
+  and Llama 3.1's 4096-wide text (the blocks read Llama layers 0 and 3), the
+  2048-wide pooled CLIP-L + CLIP-G vector, 16 channels, bf16; 2.7 MiB.
+  Detection hard-codes every width, so it loads through
+  ``supported_models.HiDream``.
 * ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
   context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
   transformer in input block 1 and one in output block 11, detected as ``SD20``
@@ -104,7 +116,7 @@ Hand-set tensors, by prediction type:
   only ``out.2`` is scaled, to gain 0.2 rather than zero so that the output
   depends on the prompt.
 * flow (``sd3``, ``sd35``, ``flux``, ``flux2``, ``hunyuan_image``, ``qwen_image``,
-  ``zimage``): x0 = x1 - integral of v, so any bounded velocity keeps latents
+  ``zimage``, ``chroma``, ``hidream``): x0 = x1 - integral of v, so any bounded velocity keeps latents
   O(1); the output layer (``final_layer.linear``, Qwen-Image's ``proj_out``) is
   random with gain 0.2, small enough not to be amplified much by CFG, large
   enough to make the output prompt-dependent.
@@ -241,6 +253,50 @@ TINY_DITS = {
             "z_image_modulation": True,
             "time_scale": 1000.0,
             "pad_tokens_multiple": 32,
+        },
+        "final_layer.linear.weight",
+    ),
+    # Chroma (Flux with the modulation of every block from one "distilled guidance" MLP, no pooled text): detection
+    # reads the blocks and hard-codes the width, heads, RoPE and the MLP's widths (its output is the block width).
+    "chroma": _TinyDiT(
+        "Chroma",
+        "comfy.ldm.chroma.model:Chroma",
+        {
+            "image_model": "chroma",
+            "in_channels": 64,
+            "out_channels": 64,
+            "patch_size": 2,
+            "context_in_dim": 4096,
+            "mlp_ratio": 4.0,
+            "depth": 1,
+            "depth_single_blocks": 1,
+            "theta": 10000,
+            "qkv_bias": True,
+            "in_dim": 64,
+        },
+        {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12], "out_dim": 64, "hidden_dim": 32, "n_layers": 1},
+        "final_layer.linear.weight",
+    ),
+    # HiDream-I1: detection only recognises the caption projections and hard-codes every width. The text is T5-XXL's
+    # (4096 wide) and Llama 3.1's hidden states (4096 wide), of which each block reads one layer (``llama_layers``);
+    # the pooled vector is CLIP-L's and CLIP-G's side by side (2048). Both experts of the mixture run for every token,
+    # so the routing has no ties to break differently in a batch.
+    "hidream": _TinyDiT(
+        "HiDream",
+        "comfy.ldm.hidream.model:HiDreamImageTransformer2DModel",
+        {"image_model": "hidream", "patch_size": 2, "in_channels": 16, "out_channels": 16},
+        {
+            "attention_head_dim": 32,
+            "num_attention_heads": 2,
+            "axes_dims_rope": [8, 12, 12],
+            "caption_channels": [4096, 4096],
+            "text_emb_dim": 2048,
+            "num_layers": 1,
+            "num_single_layers": 1,
+            "llama_layers": [0, 3],
+            "num_routed_experts": 2,
+            "num_activated_experts": 2,
+            "max_resolution": [128, 128],
         },
         "final_layer.linear.weight",
     ),
@@ -496,7 +552,7 @@ def _module_class(spec: _TinyDiT) -> type:
 def _layout_state_dict(spec: _TinyDiT) -> dict:
     """A tiny DiT's keys and shapes (``meta`` tensors), from ComfyUI's module at its layout and widths.
 
-    Fields of a params dataclass the module takes (Flux's ``FluxParams``) that
+    Fields of the params dataclass the module takes (``<Class>Params`` beside it: Flux's ``FluxParams``) that
     the layout does not name and that have no default (``txt_ids_dims`` since
     v0.8.0) are set to the empty value of their type: they only need to let the
     module be built, since :func:`tiny_dit_config` then takes every field from
@@ -505,7 +561,8 @@ def _layout_state_dict(spec: _TinyDiT) -> dict:
     import comfy.ops
 
     config = {**copy.deepcopy(spec.layout), **copy.deepcopy(spec.widths)}
-    params = getattr(sys.modules[_module_class(spec).__module__], "FluxParams", None)
+    module_class = _module_class(spec)
+    params = getattr(sys.modules[module_class.__module__], f"{module_class.__name__}Params", None)
     if params is not None:
         hints = typing.get_type_hints(params)
         for field in dataclasses.fields(params):
@@ -515,8 +572,10 @@ def _layout_state_dict(spec: _TinyDiT) -> dict:
                 try:
                     config[field.name] = kind()
                 except TypeError as error:
-                    raise RuntimeError(f"tiny dit: no empty value for FluxParams.{field.name} ({kind})") from error
-    module = _module_class(spec)(**config, device="meta", operations=comfy.ops.disable_weight_init)
+                    raise RuntimeError(
+                        f"tiny dit: no empty value for {params.__name__}.{field.name} ({kind})"
+                    ) from error
+    module = module_class(**config, device="meta", operations=comfy.ops.disable_weight_init)
     return module.state_dict()
 
 
@@ -597,6 +656,8 @@ _FAMILIES = {
     "zimage": _Family(_tiny_dit_builder("zimage")),
     "flux2": _Family(_tiny_dit_builder("flux2")),
     "hunyuan_image": _Family(_build_hunyuan_image, detected="HunyuanImage21"),
+    "chroma": _Family(_tiny_dit_builder("chroma")),
+    "hidream": _Family(_tiny_dit_builder("hidream")),
 }
 FAMILIES = tuple(_FAMILIES)
 

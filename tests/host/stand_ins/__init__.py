@@ -2,15 +2,15 @@
 
 Loaded beside the pack by the test host. Its nodes:
 
-- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux, Flux.2, SD2, Qwen-Image or Z-Image whose text encoders are
-  replaced by hand-built CONDITIONING of the family's shapes (cross-attention,
-  ``pooled_output``), a deterministic function of the text: SDXL's CLIP-G,
-  Flux's T5-XXL, Flux.2's Mistral 3, Qwen-Image's Qwen2.5-VL and Z-Image's Qwen3-4B have fixed sizes in ComfyUI's
-  loaders (gigabytes). Token counts follow the text's length (77 per CLIP
-  chunk, T5's one per word from 256, the LLM encoders' one per word), so
-  levels' prompts of different lengths give sequences of different lengths.
-- ``P10Test_TinyDiT``: the tiny Flux, Flux.2, Qwen-Image or Z-Image DiT (``scripts/make_tiny_models.py``),
-  which ComfyUI's detection cannot size.
+- ``P10Test_TextEncoder``: a CLIP for SDXL, Flux, Flux.2, SD2, Qwen-Image, Z-Image, HunyuanImage 2.1, Chroma or
+  HiDream whose text encoders are replaced by hand-built CONDITIONING of the family's shapes (cross-attention,
+  ``pooled_output``, HiDream's ``conditioning_llama3``), a deterministic function of the text: SDXL's CLIP-G,
+  T5-XXL, Flux.2's Mistral 3, Qwen-Image's Qwen2.5-VL, Z-Image's Qwen3-4B and HiDream's Llama 3.1 have fixed
+  sizes in ComfyUI's loaders (gigabytes). Token counts follow the text's length (77 per CLIP chunk, Flux's T5 one
+  per word from 256, HiDream's from 128, the others one per word), so levels' prompts of different lengths give
+  sequences of different lengths.
+- ``P10Test_TinyDiT``: the tiny Flux, Flux.2, Qwen-Image, Z-Image, Chroma or HiDream DiT
+  (``scripts/make_tiny_models.py``), which ComfyUI's detection cannot size.
 - ``P10Test_Capture``: an output node that keeps any value it is given in
   :data:`CAPTURED` under its ``key``, so that the in-process test host can read
   a node's raw output (a LATENT dict, an IMAGE tensor, a ZOOM) after running a
@@ -34,11 +34,17 @@ SHAPES = {
     "zimage": (2560, None, 1, 1),  # Qwen3-4B, with an attention mask as ComfyUI's encoder gives
     "flux2": (15360, None, 1, 1),  # Mistral 3's three layers side by side, with an attention mask
     "hunyuan_image": (3584, None, 1, 1),  # Qwen2.5-VL 7B
+    "chroma": (4096, None, 1, 1),  # T5-XXL without padding, no pooled vector
+    "hidream": (4096, 2048, 1, 128),  # T5-XXL padded to 128 tokens; CLIP-L and CLIP-G pooled side by side
 }
-LLM_ENCODED = {"qwen_image", "zimage", "flux2", "hunyuan_image"}
-"""Families whose text encoder is a language model: ComfyUI's conditioning then has ``pooled_output`` None (Flux.2's
-model reads the key) and, for Z-Image and Flux.2, an attention mask."""
+UNPOOLED = {"qwen_image", "zimage", "flux2", "hunyuan_image", "chroma"}
+"""Families whose text encoder has no pooled vector (a language model, or Chroma's T5 alone): ComfyUI's conditioning
+then has ``pooled_output`` None (Flux's models read the key)."""
 MASKED = {"zimage", "flux2", "hunyuan_image"}
+"""Families whose text encoder gives an attention mask."""
+HIDREAM_T5_TOKENS = 128
+LLAMA_LAYERS = 4
+"""HiDream's Llama 3.1 hidden states, one layer per block: the tiny model's blocks read layers 0 and 3 (of 32)."""
 
 
 class StandInCLIP:
@@ -59,10 +65,13 @@ class StandInCLIP:
         options = {}
         if pooled_width is not None:
             options["pooled_output"] = torch.randn(1, pooled_width, generator=generator)
-        elif self.family in LLM_ENCODED:
+        elif self.family in UNPOOLED:
             options["pooled_output"] = None
         if self.family in MASKED:
             options["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
+        if self.family == "hidream":
+            options["conditioning_llama3"] = torch.randn(1, LLAMA_LAYERS, tokens, 4096, generator=generator)
+            tokens = HIDREAM_T5_TOKENS  # its T5 is cut to its first 128 tokens, the Llama is not
         return [[torch.randn(1, tokens, width, generator=generator), options]]
 
 
@@ -82,7 +91,7 @@ class TextEncoder:
 class TinyDiT:
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"family": (["flux", "flux2", "qwen_image", "zimage"],)}}
+        return {"required": {"family": (["flux", "flux2", "qwen_image", "zimage", "chroma", "hidream"],)}}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "load"
