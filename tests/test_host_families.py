@@ -161,7 +161,7 @@ def test_both_paths_give_consistent_o1_views_with_the_models_channels(comfy, fam
 
 
 def first_step_estimates(comfy, family, plan, latent, max_batch=0):
-    """Each level's conditional model output at the first step, in the order of the calls, and those calls.
+    """Each level's conditional model output at the first step, in level order, and the model calls.
 
     A call is counted when it holds conditional rows (ComfyUI runs the
     unconditional rows in the same call when their shapes allow, else apart).
@@ -177,7 +177,9 @@ def first_step_estimates(comfy, family, plan, latent, max_batch=0):
     noise = torch.randn(samples.shape, generator=torch.Generator().manual_seed(3))
     guider.sample(noise, samples, sampler_object("euler"), sigmas, disable_pbar=True, seed=3)
     conditional = [call for call in calls if 0 in call.cond_or_uncond]
-    return torch.cat([call.conditional() for call in conditional]), conditional
+    # The calls run the guider's groups in turn, each group's levels row by row.
+    levels = torch.tensor([level for group in guider.groups for level in group.levels])
+    return torch.cat([call.conditional() for call in conditional])[levels.argsort()], conditional
 
 
 def token_length(level) -> tuple:
@@ -218,7 +220,6 @@ def test_prompts_of_different_token_lengths_batch_exactly_on_joint_attention_mod
     expected = [2, 1] if lengths[0] == lengths[2] else [1, 1, 1]
     assert [len(call.conditional()) for call in calls] == expected, "a call per length"
     by_level, _ = first_step_estimates(comfy, family, plan, latent, max_batch=1)
-    # Both in the groups' order: levels 0 and 2 (one call, or two of one level), then level 1.
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
 
 
@@ -401,3 +402,27 @@ def test_empty_zoom_latent_says_how_deep_hunyuan_image_levels_blend(comfy, famil
         r"the next 1, on the shorter side\)",
     ):
         run_node(comfy, "P10_EmptyZoomLatent", width=96, height=128, levels=4, zoom_factor="2", model=family.model)
+
+
+@pytest.mark.parametrize("name", ["flux", "flux2", "qwen_image"])
+def test_a_reference_latent_on_one_level_acts_on_that_level_only(comfy, families, name):
+    # Edit models (Flux Kontext, Flux.2 with reference images, Qwen-Image-Edit) read ReferenceLatent's latents from
+    # the conditioning: one attached to level 1's prompt, a latent of that level's size, changes level 1 alone, and
+    # the level runs in a call without the others (ComfyUI cannot stack conditioning with and without it).
+    family = families(name)
+    latent, _, plan = zoom(comfy, family)
+    shape = list(latent["samples"].shape[1:])
+    if name == "qwen_image":  # the Wan 2.1 VAE encodes a photo as one frame
+        shape.insert(1, 1)
+    reference = {"samples": torch.randn([1, *shape], generator=torch.Generator().manual_seed(5))}
+    positive = run_node(comfy, "ReferenceLatent", conditioning=plan.levels[1].positive, latent=reference)[0]
+    edited = run_node(comfy, "P10_ZoomLevelOverride", zoom_plan=plan, first_level=1, last_level=1, positive=positive)
+    edited = edited[0]
+    assert "reference_latents" not in plan.levels[1].positive[0][1], "the plan it came from is unchanged"
+    plain, _ = first_step_estimates(comfy, family, plan, latent, max_batch=1)
+    by_level, _ = first_step_estimates(comfy, family, edited, latent, max_batch=1)
+    change = (by_level - plain).flatten(1).abs().amax(dim=1)
+    assert change[1] > 1e-3 and change[[0, 2]].max() < 1e-5, change
+    batched, calls = first_step_estimates(comfy, family, edited, latent)
+    assert any(len(call.conditional()) == 1 and "ref_latents" in call.c for call in calls)
+    torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
