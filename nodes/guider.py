@@ -66,11 +66,6 @@ class ZoomGuider(comfy.samplers.CFGGuider):
         pixel_space: PixelConsolidation | None = None,
         max_batch: int | None = None,
     ):
-        if pixel_space is not None and model_patcher.get_model_object("latent_format").latent_dimensions != 2:
-            raise ValueError(
-                f"{node}: pixel-space consolidation (the vae input) decodes image latents (N, C, H, W), but this "
-                "model's latents have a frames axis (N, C, T, H, W), as Qwen-Image's do; leave vae unconnected"
-            )
         super().__init__(model_patcher)
         self.set_cfg(cfg)
         self.plan, self.node = plan, node
@@ -269,14 +264,28 @@ def joint_step(
 
 
 def vae_codec(vae, model_patcher):
-    """Decode and encode between the model's latent space and images ``(B, C, H, W)``, through a VAE."""
+    """Decode and encode between the model's latent space and images ``(B, C, H, W)``, through a VAE.
+
+    Latents are ``(B, C, H, W)`` as the joint step holds them: for a model whose
+    latents have a frames axis (Qwen-Image's ``(B, C, 1, H, W)``, Wan 2.1's VAE)
+    that is its one frame, which the VAE is given back, so each level decodes
+    to one image; and each image is encoded on its own, since a video VAE
+    takes a batch of images for the frames of one video.
+    """
     base_model = model_patcher.model
+    frames = model_patcher.get_model_object("latent_format").latent_dimensions == 3
 
     def decode(latents):
-        return vae.decode(base_model.process_latent_out(latents)).movedim(-1, 1)
+        images = vae.decode(base_model.process_latent_out(latents[:, :, None] if frames else latents))
+        return (images[:, 0] if frames else images).movedim(-1, 1)
 
     def encode(images):
-        latents = base_model.process_latent_in(vae.encode(images.movedim(1, -1)))
+        pixels = images.movedim(1, -1)
+        if frames:
+            latents = torch.cat([vae.encode(image[None]) for image in pixels])
+            latents = base_model.process_latent_in(latents)[:, :, 0]
+        else:
+            latents = base_model.process_latent_in(vae.encode(pixels))
         # Loading the VAE may have pushed the diffusion model out of VRAM.
         comfy.model_management.load_models_gpu([model_patcher])
         return latents

@@ -88,6 +88,10 @@ Families (``FAMILIES``), what each file holds and what loads it:
   2048-wide pooled CLIP-L + CLIP-G vector, 16 channels, bf16; 2.7 MiB.
   Detection hard-codes every width, so it loads through
   ``supported_models.HiDream``.
+* ``wan21_vae``: a Wan 2.1 VAE (Qwen-Image's) at base width 8 (the real one's
+  96), 16 latent channels at 1/8 with a frames axis, randomly filled (RMS norm
+  scales 1), float32; 3.5 MiB. ComfyUI v0.8.0's Load VAE reads the width from
+  ``decoder.head.0.gamma``; v0.3.64 builds the full width whatever the file.
 * ``sd2_v``: SD2.x 768-v UNet only (fp16), for ``comfy.sd.load_diffusion_model``:
   context 1024, linear proj, 4 levels x 2 res blocks (12 output blocks), one
   transformer in input block 1 and one in output block 11, detected as ``SD20``
@@ -636,6 +640,36 @@ def _build_hunyuan_image(generator: torch.Generator) -> dict:
     return _cast(sd, torch.bfloat16)
 
 
+WAN21_VAE_DIM = 8
+"""The tiny Wan 2.1 VAE's base width (the real one's is 96); ComfyUI reads it from ``decoder.head.0.gamma``."""
+
+
+def _build_wan21_vae(generator: torch.Generator) -> dict:
+    import comfy.ldm.wan.vae as wan
+    import comfy.sd
+
+    config = {"dim": WAN21_VAE_DIM, "z_dim": 16, "dim_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_scales": []}
+    module = wan.WanVAE(**config, temperal_downsample=[False, True, True], image_channels=3, dropout=0.0)
+    sd = {}
+    for key, value in module.state_dict().items():
+        if key.endswith("gamma"):  # RMS norm scales
+            sd[key] = torch.ones(value.shape)
+        elif value.ndim >= 2:
+            sd[key] = torch.randn(value.shape, generator=generator).mul_(math.prod(value.shape[1:]) ** -0.5)
+        else:
+            sd[key] = torch.zeros(value.shape)
+    vae = comfy.sd.VAE(sd=sd)
+    found = (
+        type(vae.first_stage_model).__name__,
+        vae.latent_channels,
+        vae.latent_dim,
+        vae.spacial_compression_encode(),
+    )
+    if found != ("WanVAE", 16, 3, 8):
+        raise RuntimeError(f"tiny wan21_vae: ComfyUI loads it as {found}, expected ('WanVAE', 16, 3, 8)")
+    return sd
+
+
 @dataclasses.dataclass(frozen=True)
 class _Family:
     build: Callable[[torch.Generator], dict]
@@ -658,6 +692,7 @@ _FAMILIES = {
     "hunyuan_image": _Family(_build_hunyuan_image, detected="HunyuanImage21"),
     "chroma": _Family(_tiny_dit_builder("chroma")),
     "hidream": _Family(_tiny_dit_builder("hidream")),
+    "wan21_vae": _Family(_build_wan21_vae),
 }
 FAMILIES = tuple(_FAMILIES)
 

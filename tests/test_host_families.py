@@ -23,8 +23,8 @@ import pytest
 import torch
 from helpers import REPO_ROOT, import_path, node_id, recording, run_node, seam
 
-# family: how it loads, model class ComfyUI detects, latent channels, model type, text, the family's TAESD (None:
-# no TAESD here, and the Qwen-Image VAE is Wan 2.1's)
+# family: how it loads, model class ComfyUI detects, latent channels, model type, text, the family's TAESD or tiny
+# VAE (:func:`vae_file`; None: no VAE of its latents here)
 FAMILIES = {
     "sdxl": ("unet", "SDXL", 4, "EPS", "sdxl", "taesdxl"),
     "sdxl_vpred": ("unet", "SDXL", 4, "V_PREDICTION", "sdxl", "taesdxl"),
@@ -33,7 +33,7 @@ FAMILIES = {
     "sd35": ("unet", "SD3", 16, "FLOW", None, "taesd3"),
     "flux": ("stand-in", "Flux", 16, "FLUX", "flux", "taef1"),
     "sd2_v": ("unet", "SD20", 4, "V_PREDICTION", "sd2", "taesd"),
-    "qwen_image": ("stand-in", "QwenImage", 16, "FLUX", "qwen_image", None),
+    "qwen_image": ("stand-in", "QwenImage", 16, "FLUX", "qwen_image", "wan21_vae"),
     "zimage": ("stand-in", "ZImage", 16, "FLOW", "zimage", "taef1"),
     "flux2": ("stand-in", "Flux2", 128, "FLUX", "flux2", None),
     "hunyuan_image": ("unet", "HunyuanImage21", 64, "FLOW", "hunyuan_image", None),
@@ -78,7 +78,7 @@ def families(comfy):
                 clip = run_node(comfy, "P10Test_TextEncoder", family=text)[0]
             if text is None:  # SD3.5 ships without text encoders: SD3's CLIP-L speaks its conditioning
                 clip = load("sd3").clip
-            vae = comfy.nodes.VAELoader().load_vae(taesd)[0] if taesd else None
+            vae = comfy.nodes.VAELoader().load_vae(vae_file(taesd))[0] if vae_file(taesd) else None
             loaded[name] = Family(name, model, clip, vae, cfg=1.0 if name in ("flux", "flux2") else 5.0)
         return loaded[name]
 
@@ -278,16 +278,30 @@ def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, n
     assert seam(model_space(family, output["samples"]), comfy=comfy) < 1e-4
 
 
-def test_pixel_space_consolidation_runs_with_the_familys_taesd(comfy, family):
+def test_pixel_space_consolidation_runs_with_the_familys_taesd(comfy, family, monkeypatch):
     if family.vae is None:
-        pytest.skip(f"no TAESD for {family.name} here")
+        pytest.skip(f"no TAESD or tiny VAE for {family.name} here")
+    guider_module, shapes = comfy.pack.nodes.guider, []
+    codec = guider_module.vae_codec
+
+    def recording_codec(vae, model_patcher):
+        decode, encode = codec(vae, model_patcher)
+        return (lambda latents: shapes.append(latents.shape) or decode(latents)), encode
+
+    monkeypatch.setattr(guider_module, "vae_codec", recording_codec)
     latent, _, plan = zoom(comfy, family)
     settings = dict(seed=1, steps=2, cfg=family.cfg, sampler_name="euler", scheduler="karras", denoise=1.0)
     output = run_node(
         comfy, "P10_ZoomKSampler", model=family.model, zoom_plan=plan, latent_image=latent, vae=family.vae, **settings
     )[0]
     images = family.vae.decode(output["samples"])
-    assert images.shape == (3, 128, 128, 3) and torch.isfinite(images).all()
+    assert images.shape[-3:] == (128, 128, 3) and images.shape[0] == 3, "one image per level, Qwen-Image's too"
+    assert torch.isfinite(images).all()
+    assert output["samples"].ndim == (5 if family.name == "qwen_image" else 4)
+    # The joint step decodes its stack, frames folded: one image latent per level.
+    assert shapes and all(shape[:2] == (3, FAMILIES[family.name][2]) and len(shape) == 4 for shape in shapes)
+    # The joint step decodes its stack, frames folded: one image latent per level.
+    assert shapes and all(shape[:2] == (3, FAMILIES[family.name][2]) and len(shape) == 4 for shape in shapes)
 
 
 # The example's checkpoint, replaced by the family's tiny model, its stand-in text encoder and its TAESD.
@@ -303,13 +317,26 @@ EXAMPLES = {
         ("VAELoader", {"vae_name": "taef1"}),
     ),
 }
-# The split files' loaders, replaced node for node; the family's VAE, or None where no VAE of its latents exists
-# here (Qwen-Image's Wan 2.1 VAE, Flux.2's VAE): that example runs to its Zoom KSampler.
+# The split files' loaders, replaced node for node.
 SPLIT_EXAMPLES = {
     "zimage_zoom": ("zimage", "taef1"),
-    "qwen_image_zoom": ("qwen_image", None),
+    "qwen_image_zoom": ("qwen_image", "wan21_vae"),
     "flux2_zoom": ("flux2", None),
 }
+"""Each split-file example's tiny family and VAE: a TAESD, a tiny VAE family of ``make_tiny_models``, or None (no
+VAE of that latent here: the example runs to its Zoom KSampler)."""
+
+
+def vae_file(vae: str | None) -> str | None:
+    """The file Load VAE gets for ``vae`` (a TAESD, or a tiny VAE generated first), or None where there is none."""
+    import comfyui_version
+
+    if vae != "wan21_vae":
+        return vae
+    if tuple(int(part) for part in comfyui_version.__version__.split(".")[:2]) < (0, 8):
+        return None  # ComfyUI before v0.8 builds the Wan 2.1 VAE at its full width (dim 96) whatever the file holds
+    maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")
+    return maker.ensure_tiny_model(vae).name
 
 
 def with_tiny_checkpoint(prompt: dict, name: str) -> dict:
@@ -327,7 +354,7 @@ def with_tiny_checkpoint(prompt: dict, name: str) -> dict:
 
 
 def with_tiny_split_files(prompt: dict, name: str) -> dict:
-    family, vae = SPLIT_EXAMPLES[name]
+    family, vae = SPLIT_EXAMPLES[name][0], vae_file(SPLIT_EXAMPLES[name][1])
     swaps = {
         "UNETLoader": ("P10Test_TinyDiT", {"family": family}),
         "CLIPLoader": ("P10Test_TextEncoder", {"family": family}),
@@ -371,6 +398,7 @@ def test_family_example_runs_on_the_tiny_model(comfy, families, name):
     render = node_id(prompt, "P10_RenderZoomStack")
     views = comfy.execute(prompt, capture=[render]).raise_for_error().node_output(render)
     assert views.shape == (6, 128, 128, 3) and torch.isfinite(views).all()
+    assert views.std() > 1e-3, "the views show something"
     assert seam(views, comfy=comfy) < 1e-5
 
 
