@@ -180,6 +180,16 @@ class _TinyDiT:
     out_layer: str  # the output projection, given gain OUT_GAIN
 
 
+FLUX_BLOCKS = {
+    "context_in_dim": 4096,
+    "mlp_ratio": 4.0,
+    "depth": 1,
+    "depth_single_blocks": 1,
+    "theta": 10000,
+    "qkv_bias": True,
+}
+"""Flux-dev's blocks as the tiny Flux has them, with T5-XXL's text: Chroma keeps them; only its modulation differs."""
+
 TINY_DITS = {
     # Flux-dev (guidance embedder): detection hard-codes 24 heads, RoPE axes [16, 56, 56] (and, to v0.3.x, hidden 3072)
     "flux": _TinyDiT(
@@ -191,12 +201,7 @@ TINY_DITS = {
             "patch_size": 2,
             "out_channels": 16,
             "vec_in_dim": 768,
-            "context_in_dim": 4096,
-            "mlp_ratio": 4.0,
-            "depth": 1,
-            "depth_single_blocks": 1,
-            "theta": 10000,
-            "qkv_bias": True,
+            **FLUX_BLOCKS,
             "guidance_embed": True,
         },
         {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12]},
@@ -270,12 +275,7 @@ TINY_DITS = {
             "in_channels": 64,
             "out_channels": 64,
             "patch_size": 2,
-            "context_in_dim": 4096,
-            "mlp_ratio": 4.0,
-            "depth": 1,
-            "depth_single_blocks": 1,
-            "theta": 10000,
-            "qkv_bias": True,
+            **FLUX_BLOCKS,
             "in_dim": 64,
         },
         {"hidden_size": 64, "num_heads": 2, "axes_dim": [8, 12, 12], "out_dim": 64, "hidden_dim": 32, "n_layers": 1},
