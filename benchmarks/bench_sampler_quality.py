@@ -33,7 +33,10 @@ shares with two or more coarser levels, where averaging across levels weighs mos
 
     python benchmarks/bench_sampler_quality.py [--samplers euler dpmpp_2m ...] [--steps 10 20 30 50]
         [--zoom-factors 2 4] [--layouts centre corners] [--channels 16] [--size 64] [--levels 4] [--seeds 1]
-        [--threads N] [--per-octave]
+        [--threads N] [--per-octave] [--consolidation weighting=equal preserve_energy=false ring_width=2]
+
+``--consolidation`` changes the pack's own choices (``blending.Consolidation``) for the pack's columns, to measure
+what each does.
 """
 
 import argparse
@@ -118,6 +121,18 @@ def log_octave_rows(name, steps, ratios: torch.Tensor, several: int | None):
         log.info("%-26s %5s | level %d: %s", name, steps, level, " ".join(cells))
 
 
+def consolidation_changes(changes: list[str], consolidation_class) -> dict:
+    """``["field=value", ...]`` -> the ``consolidation_class`` fields to replace, each parsed as its default's type."""
+    kinds = {field.name: type(field.default) for field in dataclasses.fields(consolidation_class)}
+    parsed = {}
+    for change in changes:
+        name, _, text = change.partition("=")
+        if name not in kinds:
+            raise SystemExit(f"--consolidation: no field {name!r}; one of {', '.join(kinds)}")
+        parsed[name] = text.lower() in ("1", "true", "yes") if kinds[name] is bool else kinds[name](text)
+    return parsed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samplers", nargs="*", help="default: every sampler ComfyUI lists")
@@ -132,6 +147,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument(
         "--per-octave", action="store_true", help="every octave of every deeper level, pack only (see above)"
+    )
+    parser.add_argument(
+        "--consolidation",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="the pack's consolidation with these fields changed, e.g. weighting=equal ring_width=2",
     )
     args = parse_arguments(parser)
     host = boot_comfyui()
@@ -151,6 +173,7 @@ def main():
     nothing = [[torch.zeros(1, 77, 768), {}]]
     shape = (args.levels, args.channels, args.size, args.size)
     samplers = args.samplers or comfy.samplers.KSampler.SAMPLERS
+    changes = consolidation_changes(args.consolidation, blending.Consolidation)
 
     class PlainAverage(sampler_core.JointStep):
         """MultiDiffusion-style baseline: each level the mean of itself and upsampled crops of the coarser ones."""
@@ -162,7 +185,11 @@ def main():
         spec = types.ZoomSpec(args.levels, layout)
         plan = types.ZoomPlan(spec, tuple(types.LevelConditioning(nothing, nothing) for _ in range(args.levels)))
         guider = guider_module.ZoomGuider(model, plan, 1.0, node="benchmark")
-        if step_kind == "paper":
+        if step_kind == "pack" and changes:
+            guider.step = dataclasses.replace(
+                guider.step, consolidation=dataclasses.replace(guider.step.consolidation, **changes)
+            )
+        elif step_kind == "paper":
             guider.step = dataclasses.replace(guider.step, consolidation=blending.PAPER, rendered_initial_noise=False)
         elif step_kind == "plain":
             guider.step = PlainAverage(layout, consolidation=blending.PAPER, rendered_initial_noise=False)

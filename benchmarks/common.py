@@ -23,6 +23,12 @@ def parse_arguments(parser: argparse.ArgumentParser, threads: int | None = None)
     parser.add_argument("--threads", type=int, default=threads, help=f"torch intra-op threads (default: {default})")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    # The figures get a handler of their own: booting ComfyUI adds its handler to the root logger, which would
+    # print each of them twice.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
     log.setLevel(logging.INFO)
     if args.threads:
         torch.set_num_threads(args.threads)
