@@ -225,6 +225,20 @@ def test_prompts_of_different_token_lengths_batch_exactly_on_joint_attention_mod
     torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["sdxl", "sd2_v"])
+def test_prompts_of_different_token_lengths_share_a_call_exactly_on_unets(comfy, families, name):
+    # A UNet's cross-attention gives the same result for a sequence repeated to a multiple of its length, so levels
+    # of 77 and 154 tokens share a call (ComfyUI's own rule, up to 4 repeats) and equal the level-by-level result.
+    family = families(name)
+    long = " ".join(["a very long prompt about a city"] * 15)  # 105 words: two CLIP chunks
+    latent, _, plan = zoom(comfy, family, f"a spiral galaxy\n{long}\na city at night")
+    assert [token_length(level) for level in plan.levels] == [(77,), (154,), (77,)]
+    batched, calls = first_step_estimates(comfy, family, plan, latent)
+    assert [len(call.conditional()) for call in calls] == [3], "one call for every level"
+    by_level, _ = first_step_estimates(comfy, family, plan, latent, max_batch=1)
+    torch.testing.assert_close(batched, by_level, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["flux", "flux2"])
 def test_flux_guidance_reaches_each_level(comfy, families, name):
     family = families(name)
