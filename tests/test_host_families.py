@@ -78,7 +78,8 @@ def families(comfy):
                 clip = run_node(comfy, "P10Test_TextEncoder", family=text)[0]
             if text is None:  # SD3.5 ships without text encoders: SD3's CLIP-L speaks its conditioning
                 clip = load("sd3").clip
-            vae = comfy.nodes.VAELoader().load_vae(vae_file(taesd))[0] if vae_file(taesd) else None
+            vae_name = vae_file(taesd)
+            vae = comfy.nodes.VAELoader().load_vae(vae_name)[0] if vae_name else None
             loaded[name] = Family(name, model, clip, vae, cfg=1.0 if name in ("flux", "flux2") else 5.0)
         return loaded[name]
 
@@ -294,7 +295,7 @@ def test_ancestral_samplers_on_flow_models_get_rendered_noise(comfy, families, n
     assert seam(model_space(family, output["samples"]), comfy=comfy) < 1e-4
 
 
-def test_pixel_space_consolidation_runs_with_the_familys_taesd(comfy, family, monkeypatch):
+def test_pixel_space_consolidation_runs_with_the_familys_vae(comfy, family, monkeypatch):
     if family.vae is None:
         pytest.skip(f"no TAESD or tiny VAE for {family.name} here")
     guider_module, shapes = comfy.pack.nodes.guider, []
@@ -342,7 +343,8 @@ cannot load that VAE (:func:`vae_file` gives None), the example runs to its Zoom
 
 
 def vae_file(vae: str | None) -> str | None:
-    """The file Load VAE gets for ``vae`` (a TAESD, or a tiny VAE generated first), or None where there is none."""
+    """The file Load VAE gets for ``vae`` (a TAESD, or a VAE ``make_tiny_models`` generates first), or None where
+    this ComfyUI cannot load it."""
     import comfyui_version
 
     maker = import_path("make_tiny_models", REPO_ROOT / "scripts" / "make_tiny_models.py")

@@ -23,7 +23,7 @@ STAND_INS = pathlib.Path(__file__).resolve().parent / "stand_ins"
 """A test-only node pack loaded beside the pack: stand-in models, and an output node that captures raw outputs."""
 STAND_INS_NAME = "p10_stand_ins"
 TINY_MODELS = REPO_ROOT / ".cache" / "models"
-"""Where ``scripts/make_tiny_models.py`` writes the tiny family models (and the tiny Wan 2.1 VAE)."""
+"""Where ``scripts/make_tiny_models.py`` writes the tiny family models and the generated VAEs (Wan 2.1, Flux.2)."""
 CLICK_TRACK = "clicks.wav"
 """The click track in every test ComfyUI's input folder: :data:`CLICKS`, 16-bit PCM."""
 CLICKS = {"seconds": 8.0, "first": 0.25, "interval": 0.5, "sample_rate": 44100}
@@ -151,7 +151,7 @@ def prepare_layout() -> ComfyLayout:
         # The tiny family models, as UNETLoader and CheckpointLoaderSimple list them (generated on first use).
         "diffusion_models": [str(TINY_MODELS)],
         "checkpoints": [str(TINY_MODELS)],
-        "vae": [str(TINY_MODELS)],  # the tiny Wan 2.1 VAE, for Load VAE
+        "vae": [str(TINY_MODELS)],  # the generated Wan 2.1 and Flux.2 VAEs, for Load VAE
         "loras": [str(tiny_lora().parent.resolve())],
     }
     # JSON strings are valid YAML double-quoted scalars: no yaml dependency needed here
