@@ -24,7 +24,9 @@ class Consolidation:
             paper's plain mean.
         preserve_energy: rescale each averaged band to the weighted mean energy
             of its observations, so that averaging what the levels disagree on
-            does not wash the band out; a consistent stack is unchanged.
+            does not wash the band out; an open stack's deepest level, which
+            no finer level is pasted over, keeps its own estimate's energy in
+            every band. A consistent stack is unchanged.
         ring_width: how far each coarser level's ring continues the finer level
             pasted into it (:func:`~.render.render_image`); 0 is the paper's hard paste.
     """
@@ -147,6 +149,9 @@ def blend_levels(
     band_sums = build_laplacian_pyramid(x, pyramid_depth)
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in band_sums]
     energy_sums = [_energy(band) for band in band_sums] if consolidation.preserve_energy else None
+    # An open stack's deepest level has no finer level pasted over it to lend its shared bands the energy that
+    # its coarser observations, which see them through fewer pixels, lack: it keeps its own estimate's.
+    deepest = [energy[-1].clone() for energy in energy_sums] if energy_sums and not layout.cyclic else None
     for depth in range(1, max_depth + 1):
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
         first_band = depth * layout.octaves_per_level
@@ -161,9 +166,11 @@ def blend_levels(
 
     averaged = [total.div_(weights) for total, weights in zip(band_sums, weight_sums)]
     if consolidation.preserve_energy:
+        targets = [energy.div_(weights) for energy, weights in zip(energy_sums, weight_sums)]
+        for target, own in zip(targets, deepest or ()):
+            target[-1] = own
         averaged = [
-            _keep_energy(band, energy / weights, weights > 1)
-            for band, energy, weights in zip(averaged, energy_sums, weight_sums)
+            _keep_energy(band, target, weights > 1) for band, target, weights in zip(averaged, targets, weight_sums)
         ]
     if pinned is None or not pinned.any():
         return collapse_laplacian_pyramid(averaged)[count - levels :]

@@ -50,14 +50,15 @@ def test_pixel_consolidation_makes_decoded_views_agree_where_latent_rendering_ca
     assert seam(through_latents, measure="mse") > 1e-2
 
 
-@pytest.mark.parametrize("consolidation, after_five", [(PAPER, 0.15), (DEFAULT, 0.4)])
+@pytest.mark.parametrize("consolidation, after_five", [(PAPER, 0.15), (DEFAULT, 0.45)])
 def test_lossy_codec_still_gains_by_a_clear_margin(consolidation, after_five):
     decode, encode = upsampling_codec()
     latents = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     through_latents = seam(decode(consolidate_estimates(latents, ZOOM, consolidation)), measure="mse")
     once = consolidate_through_codec(latents, ZOOM, decode, encode, consolidation)
     # Measured, one pass and five (applied each step, as in sampling), against the latent-space result:
-    # the paper's equal weights 0.54x and 0.07x; the information weights pull less per pass, 0.40x and 0.36x.
+    # the paper's equal weights 0.54x and 0.07x; the information weights pull less per pass, 0.40x and 0.40x
+    # (0.36x after five before the deepest level kept its own estimate's energy; other seeds: 0.61x-0.75x once).
     assert seam(decode(once), measure="mse") < 0.7 * through_latents
     repeated = once
     for _ in range(4):

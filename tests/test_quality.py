@@ -64,7 +64,7 @@ def paper(zoom_factor: int) -> JointStep:
 @pytest.mark.parametrize("zoom_factor", [2, 4])
 def test_deterministic_sampling_keeps_deep_levels_sharp_and_seamless(zoom_factor):
     # Measured (p = 2, 4): the paper's choices lose detail (high 0.67, 0.93; mid 0.39, 0.43); the pack's joint
-    # step keeps it (high 0.98-1.00, mid 0.97-0.99) at seam ratios 0.95-1.02 (seed 0; seed 1: up to 1.06).
+    # step keeps it (high 0.98-1.00, mid 0.95-1.00) at seam ratios 0.98-1.01 (seed 0; seed 1: up to 1.09).
     ours, theirs = quality(JointStep(zoom_factor), eta=0.0), quality(paper(zoom_factor), eta=0.0)
     assert theirs["mid"] < 0.6
     assert ours["high"] > 0.95 and ours["mid"] > 0.93
@@ -74,8 +74,9 @@ def test_deterministic_sampling_keeps_deep_levels_sharp_and_seamless(zoom_factor
 @pytest.mark.parametrize("zoom_factor", [2, 4])
 def test_ancestral_sampling_keeps_the_shared_octaves(zoom_factor):
     # Measured (p = 2, 4): the paper's equal-weight averaging keeps 0.79 and 0.71 of the shared octaves'
-    # energy at seam ratios 1.32 and 1.38; the pack's joint step 0.96 and 1.13 (top octaves 0.96 and 0.99)
-    # at 1.03 and 0.98. One run of 8 fields per level: the top octaves' figure moves by about 0.01 between seeds.
+    # energy at seam ratios 1.32 and 1.38; the pack's joint step 0.99 and 1.04 (top octaves 0.97 and 0.98)
+    # at 1.03 and 0.99. One run of 8 fields per level: between seeds 0 and 1 the top octaves' figure moves by
+    # about 0.01, the shared octaves' by up to 0.15.
     ours, theirs = quality(JointStep(zoom_factor), eta=1.0), quality(paper(zoom_factor), eta=1.0)
     assert theirs["mid"] < 0.9
     assert ours["mid"] > 0.93 and ours["high"] > 0.95
@@ -84,13 +85,17 @@ def test_ancestral_sampling_keeps_the_shared_octaves(zoom_factor):
 
 @pytest.mark.parametrize("zoom_factor", [2, 4])
 def test_the_default_sampler_keeps_every_octave_of_every_level(zoom_factor):
-    # Euler ancestral (Zoom KSampler's default), 4 runs of 32 fields per level. Measured: every octave of levels
-    # 1-3 within 0.87-1.10 (p = 2) and 0.91-1.06 (p = 4); before the ring's reach was held to half the window,
-    # p = 4 put 1.36 into level 1's octave 3 and 1.65 into its low-pass. The coarsest band several levels share
-    # (octave 4 of levels 2 and 3) keeps 0.87-0.90 at p = 2 and 0.91-0.95 at p = 4: short of the 0.95 aimed for.
+    # Euler ancestral (Zoom KSampler's default), 4 runs of 32 fields per level. Measured: octaves 0-4 of levels
+    # 1-3 within 0.95-1.12 (p = 2; level 1's octave 3 at 1.12, where exact consistent stacks give 1.11) and
+    # 0.94-1.06 (p = 4), the 2 x 2 low-pass within 0.97-1.17 and 0.93-1.04. The coarsest band several levels
+    # share, octave 4 of levels 2 and 3: 0.95 and 0.97 (p = 2), 0.96 and 0.96 (p = 4). Before the deepest level
+    # kept its own estimate's energy, level 3's octaves 3-4 had 0.90 and 0.88 at p = 2. With seeds 4-15 level 2's
+    # octave 4 reads 0.93 and 0.94, level 3's 0.97 and 0.96: the deepest level's bound holds there too.
     ratio = octave_energy(zoom_factor, eta=1.0)[1:]
-    assert ratio.min() > 0.85 and ratio.max() < 1.15, ratio
-    assert ratio[1:, OCTAVES - 1].min() > 0.85, ratio
+    octaves, low_pass = ratio[:, :OCTAVES], ratio[:, OCTAVES]
+    assert octaves.min() > 0.93 and octaves.max() < 1.13, ratio
+    assert low_pass.min() > 0.9 and low_pass.max() < 1.2, ratio
+    assert ratio[-1, OCTAVES - 1] >= 0.95 and ratio[1, OCTAVES - 1] > 0.93, ratio
 
 
 def test_a_hi_res_refine_is_consistent_and_as_sharp_as_sampling_at_that_size():
@@ -128,9 +133,9 @@ def test_an_offcentre_zoom_is_as_good_as_the_concentric_one(zoom_factor, eta):
 
 def test_each_choice_does_its_part():
     # Drop one of the pack's choices at a time (p = 2). Measured (seeds 0, 1), deterministic: without rendered
-    # initial noise the top octaves fall from 0.98 to 0.94 and the borders blur (seam 0.90-0.93 against
+    # initial noise the shared octaves overshoot (1.10 against 1.00) and the borders blur (seam 0.88-0.91 against
     # 1.01-1.02); without the ring continued the seam ratio rises to 1.65. Ancestral: equal weights keep
-    # 0.81-0.85 of the shared octaves instead of 0.90-0.96, and averaging without keeping the energy 0.86-0.92.
+    # 0.82-0.87 of the shared octaves instead of 0.92-0.99, and averaging without keeping the energy 0.86-0.92.
     def without(eta, **change):
         rules = {name: change.pop(name) for name in ("weighting", "preserve_energy", "ring_width") if name in change}
         consolidation = dataclasses.replace(JointStep(2).consolidation, **rules)
@@ -138,7 +143,7 @@ def test_each_choice_does_its_part():
 
     deterministic, ancestral = quality(JointStep(2), 0.0), quality(JointStep(2), 1.0)
     no_rendered_noise = without(0.0, rendered_initial_noise=False)
-    assert no_rendered_noise["high"] < deterministic["high"] - 0.03
+    assert no_rendered_noise["mid"] > deterministic["mid"] + 0.05
     assert no_rendered_noise["seam"] < deterministic["seam"] - 0.06
     assert without(0.0, ring_width=0)["seam"] > deterministic["seam"] + 0.3
     assert without(1.0, weighting="equal")["mid"] < ancestral["mid"] - 0.05
