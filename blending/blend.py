@@ -25,8 +25,8 @@ class Consolidation:
         preserve_energy: rescale each averaged band to the weighted mean energy
             of its observations, so that averaging what the levels disagree on
             does not wash the band out; an open stack's deepest level, which
-            no finer level is pasted over, keeps its own estimate's energy in
-            every band. A consistent stack is unchanged.
+            no finer level is pasted over, keeps at least its own estimate's
+            energy in every band. A consistent stack is unchanged.
         ring_width: how far each coarser level's ring continues the finer level
             pasted into it (:func:`~.render.render_image`); 0 is the paper's hard paste.
     """
@@ -150,7 +150,7 @@ def blend_levels(
     weight_sums = [torch.ones(count, 1, 1, 1, device=x.device, dtype=x.dtype) for _ in band_sums]
     energy_sums = [_energy(band) for band in band_sums] if consolidation.preserve_energy else None
     # An open stack's deepest level has no finer level pasted over it to lend its shared bands the energy that
-    # its coarser observations, which see them through fewer pixels, lack: it keeps its own estimate's.
+    # its coarser observations, which see them through fewer pixels, lack: it keeps at least its own estimate's.
     deepest = [energy[-1].clone() for energy in energy_sums] if energy_sums and not layout.cyclic else None
     for depth in range(1, max_depth + 1):
         weight = 1.0 if consolidation.weighting == "equal" else float(layout.zoom_factor) ** (-2 * depth)
@@ -168,7 +168,7 @@ def blend_levels(
     if consolidation.preserve_energy:
         targets = [energy.div_(weights) for energy, weights in zip(energy_sums, weight_sums)]
         for target, own in zip(targets, deepest or ()):
-            target[-1] = own
+            target[-1] = torch.maximum(target[-1], own)
         averaged = [
             _keep_energy(band, target, weights > 1) for band, target, weights in zip(averaged, targets, weight_sums)
         ]

@@ -51,13 +51,14 @@ def test_blend_keeps_fine_detail_that_plain_averaging_blurs():
 
 
 def test_the_deepest_level_keeps_its_own_estimates_energy_in_every_band():
-    # Independent estimates, the coarser ones at half the amplitude: every observation of the deepest level's
-    # shared bands disagrees with it and is weaker. Measured 0.95-1.03 of its own estimate's energy in each octave
-    # and the low-pass; keeping the observations' weighted mean energy instead gave up to 1.31.
-    estimates = torch.randn(4, 8, 64, 64, generator=torch.Generator().manual_seed(5))
-    estimates[:-1] *= 0.5
-    ratio = band_energy(blend(estimates, 2), 5)[-1] / band_energy(estimates, 5)[-1]
-    assert (ratio - 1).abs().max() < 0.06, ratio
+    # A consistent stack whose deepest level sees detail its coarser observations lack (added white noise).
+    # Measured: 0.997-1.002 of its own estimate's energy in octaves 0-4; keeping the observations' weighted mean
+    # energy instead gave 0.95-0.98.
+    generator = torch.Generator().manual_seed(5)
+    estimates = render_image(torch.randn(4, 8, 64, 64, generator=generator), 2)
+    estimates[-1] += 0.5 * torch.randn(8, 64, 64, generator=generator)
+    ratio = band_energy(blend(estimates, 2), 5)[-1, :5] / band_energy(estimates, 5)[-1, :5]
+    assert (ratio - 1).abs().max() < 0.01, ratio
 
 
 @pytest.mark.parametrize("consolidation, bound", [(PAPER, 0.6), (Consolidation(), 0.9)])
