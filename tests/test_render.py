@@ -4,16 +4,21 @@ import functools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import FieldPrior, seam_ratio
 
 from powers_of_ten.blending import (
+    RING_WIDTH,
     ZoomLayout,
     box_downsample,
+    build_laplacian_pyramid,
     overlap_difference,
     render_image,
     render_noise,
     upscale_stack,
 )
+from powers_of_ten.blending.pyramid import upsample
+from powers_of_ten.blending.render import _fade_steps, _octaves, _ring_continuation
 
 paste = functools.partial(render_image, ring_width=0.0)
 """The paper's Algorithm 1: a hard paste, the coarser level's ring left as it is."""
@@ -92,6 +97,29 @@ def test_the_ring_reaches_half_the_window_past_it():
     near = ~beyond
     near[window.rows, window.cols] = False
     assert (views[:2, :, near] - pasted[:2, :, near]).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize("zoom_factor, size", [(2, 128), (4, 64), (8, 128)])
+def test_the_ring_continuation_is_the_faded_sum_of_the_changes_bands(zoom_factor, size):
+    # The continuation expands only the change's low-passes, which the faded band sum telescopes to; it must
+    # still be that sum: each Laplacian band of the border-extended change, expanded to the level and faded.
+    window = ZoomLayout(zoom_factor).child_window(size, size, 0)
+    change = torch.randn(
+        4, window.height, window.width, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
+    steps, shared = _fade_steps(window, size, size, _octaves(size, size) + 1, RING_WIDTH)
+    fades = steps.flip(0).cumsum(0)
+    pad = (window.left, size - window.left - window.width, window.top, size - window.top - window.height)
+    bands = build_laplacian_pyramid(F.pad(change[None], pad, mode="replicate"), shared)
+    reference = 0
+    for band, (level_band, fade) in enumerate(zip(bands, fades)):
+        for _ in range(band):
+            level_band = upsample(level_band)
+        reference = reference + fade * level_band[0]
+    continued = _ring_continuation(change, window, size, size, RING_WIDTH)
+    torch.testing.assert_close(continued, reference, rtol=0, atol=1e-12)
+    # Inside the window every band's fade is 1, so the continuation is the change itself.
+    torch.testing.assert_close(continued[:, window.rows, window.cols], change, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("factor", [2, 4])
