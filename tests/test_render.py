@@ -112,10 +112,10 @@ def test_the_ring_continuation_is_the_faded_sum_of_the_changes_bands(zoom_factor
     pad = (window.left, size - window.left - window.width, window.top, size - window.top - window.height)
     bands = build_laplacian_pyramid(F.pad(change[None], pad, mode="replicate"), shared)
     reference = 0
-    for band, (level_band, fade) in enumerate(zip(bands, fades)):
+    for band, (expanded, fade) in enumerate(zip(bands, fades)):
         for _ in range(band):
-            level_band = upsample(level_band)
-        reference = reference + fade * level_band[0]
+            expanded = upsample(expanded)
+        reference = reference + fade * expanded[0]
     continued = _ring_continuation(change, window, size, size, RING_WIDTH)
     torch.testing.assert_close(continued, reference, rtol=0, atol=1e-12)
     # Inside the window every band's fade is 1, so the continuation is the change itself.
