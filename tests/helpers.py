@@ -66,8 +66,9 @@ def recording(model, calls: list):
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio of ``a`` against ``b``, images in ``[0, 1]``, in dB."""
-    return 10 * math.log10(1 / (a - b).pow(2).mean().item())
+    """Peak signal-to-noise ratio of ``a`` against ``b``, images in ``[0, 1]``, in dB: infinite where they are equal."""
+    mse = (a - b).pow(2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def seam(stack, zoom=2, *, measure: str = "max", comfy=None) -> float:

@@ -21,6 +21,16 @@ def test_box_shrinks_compose_and_preserve_the_mean():
     torch.testing.assert_close(box_downsample(image, 8).mean(), image.mean())
 
 
+@pytest.mark.parametrize("factor", [2, 3, 4, 6, 8])
+def test_a_box_shrink_is_the_mean_of_each_block(factor):
+    image = torch.randn(2, 3, 48, 24, generator=torch.Generator().manual_seed(3))
+    blocks = image.unflatten(-1, (24 // factor, factor)).unflatten(-3, (48 // factor, factor))
+    torch.testing.assert_close(box_downsample(image, factor), blocks.mean(dim=(-3, -1)), rtol=0, atol=1e-6)
+    # A shrink by 2^k is k shrinks by 2 to the last bit, also in float32.
+    if factor in (4, 8):
+        assert torch.equal(box_downsample(image, factor), box_downsample(box_downsample(image, factor // 2), 2))
+
+
 def test_pyramid_of_a_box_shrunk_image_is_the_coarse_part_of_the_full_pyramid():
     # The identity that makes consistent stacks fixed points of blending.
     image = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
